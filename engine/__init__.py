@@ -1,0 +1,25 @@
+"""engine: the world-model runtime (specs, networks, sampler, rollouts, video, checkpoints)."""
+
+from .checkpoints import import_reference_checkpoint, load_checkpoint, save_checkpoint
+from .engine import Engine, EngineState
+from .rollout import Rollout, RolloutBatch
+from .specs import CATALOG, ModelSpec, get_spec, list_specs, register_spec
+from .video import decode_mp4, encode_mp4, write_mp4
+
+__all__ = [
+    "CATALOG",
+    "Engine",
+    "EngineState",
+    "ModelSpec",
+    "Rollout",
+    "RolloutBatch",
+    "decode_mp4",
+    "encode_mp4",
+    "get_spec",
+    "import_reference_checkpoint",
+    "list_specs",
+    "load_checkpoint",
+    "register_spec",
+    "save_checkpoint",
+    "write_mp4",
+]

@@ -1,0 +1,105 @@
+"""The rectified-flow sampler: UniPC schedule, per-candidate noise, one chunk's denoising loop.
+
+The schedule reproduces the reference DreamDojo sampler exactly with diffusers'
+``UniPCMultistepScheduler`` (flow sigmas, flow prediction, order 2, final sigma zero) and
+explicit sigmas ``linspace(sigma_max, 0, num_steps + 1)[:-1]`` shifted by ``shift``.
+
+Conditioning: latent frame 0 holds the start frame. Every step it is replaced by the clean
+conditioning latent, marked with 1 in the condition-mask channel, and its velocity is
+replaced by the exact one (``noise - cond``), so the solver never moves it.
+
+Guidance: with ``guidance == 0`` only the conditional pass runs. Otherwise the
+unconditional branch is the same call *without the action embedding* (same start frame,
+same context), and ``v = v_cond + guidance * (v_cond - v_uncond)`` (Cosmos' convention, so
+0 means "no guidance").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from diffusers import UniPCMultistepScheduler
+
+from .networks import ActionConditionedDiT
+
+
+def make_scheduler(num_steps: int, shift: float, sigma_max: float = 0.999) -> UniPCMultistepScheduler:
+    """A fresh UniPC flow scheduler set to ``num_steps`` steps (it is stateful: one per chunk)."""
+    sched = UniPCMultistepScheduler(
+        use_flow_sigmas=True,
+        prediction_type="flow_prediction",
+        flow_shift=float(shift),
+        solver_order=2,
+        final_sigmas_type="zero",
+    )
+    sched.set_timesteps(sigmas=np.linspace(sigma_max, 0.0, num_steps + 1)[:-1])
+    return sched
+
+
+def reference_sigmas(num_steps: int, shift: float, sigma_max: float = 0.999) -> np.ndarray:
+    """The reference schedule written out: shifted linear sigmas plus a final zero, float64."""
+    s = np.linspace(sigma_max, 0.0, num_steps + 1)[:-1]
+    s = shift * s / (1 + (shift - 1) * s)
+    return np.append(s, 0.0)
+
+
+def chunk_seed(seed: int, chunk_index: int) -> int:
+    """The 63-bit generator seed of one candidate's chunk, derived from (seed, chunk)."""
+    state = np.random.SeedSequence([int(seed), int(chunk_index)]).generate_state(2, np.uint32)
+    return (int(state[0]) << 31 | int(state[1]) >> 1) & ((1 << 63) - 1)
+
+
+def chunk_noise(seeds: list[int], chunk_indices: list[int], shape: tuple[int, ...]) -> torch.Tensor:
+    """Noise (B, *shape) float32 on CPU; row b comes from its own generator seeded by
+    ``chunk_seed(seeds[b], chunk_indices[b])`` so it does not depend on the batch."""
+    out = torch.empty((len(seeds), *shape), dtype=torch.float32)
+    for b, (s, c) in enumerate(zip(seeds, chunk_indices, strict=True)):
+        g = torch.Generator().manual_seed(chunk_seed(s, c))
+        out[b] = torch.randn(shape, generator=g, dtype=torch.float32)
+    return out
+
+
+@torch.no_grad()
+def denoise_chunk(
+    dit: ActionConditionedDiT,
+    cond_latent: torch.Tensor,
+    actions: torch.Tensor,
+    noise: torch.Tensor,
+    *,
+    num_steps: int,
+    guidance: float,
+    shift: float,
+    sigma_max: float = 0.999,
+    callback=None,
+) -> torch.Tensor:
+    """Sample one chunk's latents.
+
+    cond_latent: (B, C, 1, h, w) float32, the normalised start-frame latent.
+    actions: (B, chunk_size, A) float32.
+    noise: (B, C, F, h, w) float32 with F = 1 + chunk_size / temporal_factor.
+    Returns latents (B, C, F, h, w) float32 with frame 0 equal to ``cond_latent``.
+    """
+    device = cond_latent.device
+    sched = make_scheduler(num_steps, shift, sigma_max)
+    latents = noise.to(device)
+    b, _, f, h, w = latents.shape
+    cond_mask = torch.zeros(b, 1, f, h, w, device=device, dtype=torch.float32)
+    cond_mask[:, :, 0] = 1.0
+    cond_full = torch.zeros_like(latents)
+    cond_full[:, :, :1] = cond_latent
+    gt_velocity = (latents - cond_full) * cond_mask
+    actions = actions.to(device)
+    for i, t in enumerate(sched.timesteps):
+        sigma = sched.sigmas[i].to(device=device, dtype=torch.float32).expand(b)
+        x_in = cond_mask * cond_full + (1 - cond_mask) * latents
+        v = dit(x_in, cond_mask, sigma, actions).float()
+        v = gt_velocity + v * (1 - cond_mask)
+        if guidance:
+            v_u = dit(x_in, cond_mask, sigma, None).float()
+            v_u = gt_velocity + v_u * (1 - cond_mask)
+            v = v + guidance * (v - v_u)
+        latents = sched.step(v, t, latents, return_dict=False)[0]
+        if callback is not None:
+            callback(i, latents)
+    latents[:, :, :1] = cond_latent
+    return latents

@@ -1,0 +1,130 @@
+"""Input checks at the engine boundary. Each raises before any model work, with a message
+that names what was expected and what was received."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+from .specs import ModelSpec
+
+
+def as_frame(frame, spec: ModelSpec, *, name: str = "start_frame") -> np.ndarray:
+    """A start frame as (H, W, 3) uint8. Accepts a numpy array or a PIL image."""
+    try:
+        from PIL import Image
+
+        if isinstance(frame, Image.Image):
+            frame = np.asarray(frame.convert("RGB"))
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(frame, torch.Tensor):
+        frame = frame.detach().cpu().numpy()
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array or PIL image, got {type(frame).__name__}")
+    h, w = spec.resolution
+    if frame.ndim != 3 or frame.shape[-1] != 3:
+        raise ValueError(f"{name} must have shape (H, W, 3) = ({h}, {w}, 3), got {frame.shape}")
+    if frame.dtype != np.uint8:
+        raise TypeError(f"{name} must be uint8 (values 0..255), got dtype {frame.dtype}")
+    if frame.shape[:2] != (h, w):
+        raise ValueError(
+            f"{name} has resolution {frame.shape[:2]}, spec {spec.name!r} expects (H, W) = ({h}, {w})"
+        )
+    return np.ascontiguousarray(frame)
+
+
+def as_frames(frames, spec: ModelSpec, *, name: str = "start_frames") -> np.ndarray:
+    """A batch of start frames as (B, H, W, 3) uint8."""
+    if isinstance(frames, list | tuple):
+        if not frames:
+            raise ValueError(f"{name} must hold at least one frame")
+        return np.stack([as_frame(f, spec, name=f"{name}[{i}]") for i, f in enumerate(frames)])
+    if isinstance(frames, torch.Tensor):
+        frames = frames.detach().cpu().numpy()
+    if not isinstance(frames, np.ndarray):
+        raise TypeError(f"{name} must be an array (B, H, W, 3) or a list of frames, got {type(frames).__name__}")
+    if frames.ndim != 4:
+        h, w = spec.resolution
+        raise ValueError(f"{name} must have shape (B, H, W, 3) = (B, {h}, {w}, 3), got {frames.shape}")
+    return np.stack([as_frame(f, spec, name=f"{name}[{i}]") for i, f in enumerate(frames)])
+
+
+def as_actions(actions, spec: ModelSpec, *, batched: bool = False, name: str = "actions") -> np.ndarray:
+    """Actions as float32 (T, A) (or (K, T, A) when ``batched``), checked against the spec:
+    T a positive multiple of chunk_size, A = action_dim, finite, within bounds (clipped
+    instead when the spec says ``out_of_bounds="clip"``)."""
+    if isinstance(actions, torch.Tensor):
+        actions = actions.detach().cpu().numpy()
+    if isinstance(actions, list | tuple):
+        actions = np.asarray(actions)
+    if not isinstance(actions, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(actions).__name__}")
+    if not (np.issubdtype(actions.dtype, np.floating) or np.issubdtype(actions.dtype, np.integer)):
+        raise TypeError(f"{name} must hold real numbers (float32 expected), got dtype {actions.dtype}")
+    want = "(K, T, action_dim)" if batched else "(T, action_dim)"
+    ndim = 3 if batched else 2
+    if actions.ndim != ndim:
+        raise ValueError(f"{name} must have shape {want} = {want.replace('action_dim', str(spec.action_dim))}, "
+                         f"got {actions.shape}")
+    if batched and actions.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one candidate (K >= 1), got K = 0")
+    t, a = actions.shape[-2:]
+    if a != spec.action_dim:
+        raise ValueError(f"{name} last dimension must be action_dim = {spec.action_dim}, got {a}")
+    if t <= 0 or t % spec.chunk_size:
+        raise ValueError(
+            f"{name} length T must be a positive multiple of chunk_size = {spec.chunk_size}, got T = {t}"
+        )
+    actions = actions.astype(np.float32, copy=True)
+    if not np.isfinite(actions).all():
+        raise ValueError(f"{name} must be finite; found NaN or inf")
+    lo, hi = spec.action_low, spec.action_high
+    if spec.out_of_bounds == "clip":
+        np.clip(actions, lo, hi, out=actions)
+    elif actions.min() < lo or actions.max() > hi:
+        raise ValueError(
+            f"{name} must lie within the bounds [{lo}, {hi}] of spec {spec.name!r}; "
+            f"got min {actions.min():.4g}, max {actions.max():.4g}"
+        )
+    return actions
+
+
+def as_seed(seed, *, name: str = "seed") -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be a non-negative int, got {type(seed).__name__} {seed!r}")
+    seed = int(seed)
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"{name} must be a non-negative int below 2**63, got {seed}")
+    return seed
+
+
+def as_seeds(seed, count: int, *, name: str = "seed") -> list[int]:
+    """One int shared by all rows, or a list with one seed per row."""
+    if isinstance(seed, list | tuple | np.ndarray):
+        seeds = [as_seed(s, name=f"{name}[{i}]") for i, s in enumerate(seed)]
+        if len(seeds) != count:
+            raise ValueError(f"{name} list must have one seed per row ({count}), got {len(seeds)}")
+        return seeds
+    return [as_seed(seed, name=name)] * count
+
+
+def as_num_steps(num_steps, spec: ModelSpec) -> int:
+    if num_steps is None:
+        return spec.num_steps
+    if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral) or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
+    return int(num_steps)
+
+
+def as_guidance(guidance, spec: ModelSpec) -> float:
+    if guidance is None:
+        return float(spec.guidance)
+    if isinstance(guidance, bool) or not isinstance(guidance, numbers.Real):
+        raise TypeError(f"guidance must be a float >= 0, got {type(guidance).__name__}")
+    g = float(guidance)
+    if not np.isfinite(g) or g < 0:
+        raise ValueError(f"guidance must be a finite float >= 0, got {g}")
+    return g

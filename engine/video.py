@@ -1,0 +1,79 @@
+"""mp4 in and out with PyAV: h.264 baseline, yuv420p, deterministic bytes.
+
+``encode_mp4(frames, fps) -> bytes`` and ``decode_mp4(data_or_path) -> (T, H, W, 3) uint8``.
+Encoding runs x264 single-threaded with fixed options and writes no creation time, so the
+same frames give the same bytes on the same PyAV/FFmpeg build.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import av
+import numpy as np
+
+_X264_OPTIONS = {"profile": "baseline", "preset": "medium", "crf": "12", "threads": "1"}
+
+
+def _check_frames(frames: np.ndarray) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must have shape (T, H, W, 3), got {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise TypeError(f"frames must be uint8, got {frames.dtype}")
+    if frames.shape[0] == 0:
+        raise ValueError("frames must hold at least one frame")
+    if frames.shape[1] % 2 or frames.shape[2] % 2:
+        raise ValueError(f"yuv420p needs even height and width, got {frames.shape[1:3]}")
+    return frames
+
+
+def encode_mp4(frames: np.ndarray, fps: int) -> bytes:
+    """Encode (T, H, W, 3) uint8 frames as an h.264 baseline yuv420p mp4; returns the bytes."""
+    frames = _check_frames(frames)
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=int(fps), options=dict(_X264_OPTIONS))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def decode_mp4(source: bytes | str | os.PathLike) -> np.ndarray:
+    """Decode an mp4 (bytes or a path) to (T, H, W, 3) uint8 RGB frames."""
+    handle = io.BytesIO(source) if isinstance(source, bytes | bytearray) else str(source)
+    with av.open(handle, mode="r") as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    if not frames:
+        raise ValueError("the mp4 holds no video frames")
+    return np.stack(frames)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename,
+    so a reader never sees a half-written file and an old file survives a failure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: int) -> Path:
+    """Encode ``frames`` and write them atomically to ``path``."""
+    return atomic_write_bytes(path, encode_mp4(frames, fps))
