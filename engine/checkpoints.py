@@ -41,8 +41,9 @@ def _contiguous(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in sd.items()}
 
 
-def save_checkpoint(path: str | os.PathLike, spec: ModelSpec, vae, dit: ActionConditionedDiT,
-                    meta: dict | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike, spec: ModelSpec, vae, dit: ActionConditionedDiT, meta: dict | None = None
+) -> Path:
     """Write a checkpoint directory at ``path`` (replaced atomically if it exists)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -109,15 +109,28 @@ class Engine:
         dtype: model dtype (default: bf16 on CUDA, fp32 on CPU).
         max_batch: largest number of rows run through the networks at once; larger K is
             split into micro-batches of this size.
-        exact_batching: run the VAE one row at a time so that a batched rollout equals the
-            single ones bit for bit (CPU conv3d kernels depend on the batch size). Default:
-            on for CPU, off for CUDA.
+        vae_batch: rows per VAE call.
+        exact_batching: pad every VAE call to exactly ``vae_batch`` rows so that a batched
+            rollout equals the single ones bit for bit (CPU conv3d kernels depend on the
+            batch size). Default: on for CPU, off for CUDA.
     """
 
-    def __init__(self, spec: ModelSpec, vae, dit, *, device=None, dtype=None, max_batch: int = 32,
-                 exact_batching: bool | None = None) -> None:
-        if not isinstance(max_batch, int) or max_batch < 1:
-            raise ValueError(f"max_batch must be a positive int, got {max_batch!r}")
+    def __init__(
+        self,
+        spec: ModelSpec,
+        vae,
+        dit,
+        *,
+        device=None,
+        dtype=None,
+        max_batch: int = 32,
+        vae_batch: int = 8,
+        exact_batching: bool | None = None,
+    ) -> None:
+        for key, val in (("max_batch", max_batch), ("vae_batch", vae_batch)):
+            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+                raise ValueError(f"{key} must be a positive int, got {val!r}")
+        self.vae_batch = vae_batch
         self.spec = spec
         self.device = _auto_device(device)
         self.dtype = _auto_dtype(spec, self.device, dtype)
@@ -135,9 +148,19 @@ class Engine:
 
     # --- loading --------------------------------------------------------------------------
     @classmethod
-    def load(cls, name: str | os.PathLike | ModelSpec | None = None, *, weights: str | os.PathLike | None = None,
-             vae_weights: str | os.PathLike | None = None, context: torch.Tensor | None = None,
-             device=None, dtype=None, max_batch: int = 32, exact_batching: bool | None = None) -> Engine:
+    def load(
+        cls,
+        name: str | os.PathLike | ModelSpec | None = None,
+        *,
+        weights: str | os.PathLike | None = None,
+        vae_weights: str | os.PathLike | None = None,
+        context: torch.Tensor | None = None,
+        device=None,
+        dtype=None,
+        max_batch: int = 32,
+        vae_batch: int = 8,
+        exact_batching: bool | None = None,
+    ) -> Engine:
         """Load a model, never touching the network.
 
         name: a catalog spec name (default ``"push-64"``, the embedded model), a
@@ -146,7 +169,13 @@ class Engine:
             reference DreamDojo checkpoint file (then ``vae_weights`` and ``context`` are
             passed to :func:`engine.checkpoints.import_reference_checkpoint`).
         """
-        kw = dict(device=device, dtype=dtype, max_batch=max_batch, exact_batching=exact_batching)
+        kw = dict(
+            device=device,
+            dtype=dtype,
+            max_batch=max_batch,
+            vae_batch=vae_batch,
+            exact_batching=exact_batching,
+        )
         if name is None:
             name = DEFAULT_SPEC
         if isinstance(name, os.PathLike) or (isinstance(name, str) and checkpoints.is_checkpoint_dir(name)):
@@ -184,30 +213,51 @@ class Engine:
         return checkpoints.save_checkpoint(path, self.spec, self.vae.float(), self.dit.float(), meta)
 
     # --- tokenizer ------------------------------------------------------------------------
-    def _rows(self, n: int):
-        step = 1 if self.exact_batching else max(n, 1)
-        return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+    def _vae_map(self, fn, x: torch.Tensor) -> torch.Tensor:
+        """Apply ``fn`` (a VAE call) over the rows of ``x`` in micro-batches of ``vae_batch``.
+
+        With ``exact_batching`` every call gets exactly ``vae_batch`` rows (the last one padded
+        with zeros): CPU conv3d kernels depend on the batch size, but a row's result does not
+        depend on its position or on the other rows when the shape is fixed, so any batch
+        gives the same bytes per row as a single rollout.
+        """
+        n, step = x.shape[0], self.vae_batch
+        outs = []
+        for lo in range(0, n, step):
+            part = x[lo : lo + step]
+            rows = part.shape[0]
+            if self.exact_batching and rows < step:
+                part = torch.cat([part, part.new_zeros((step - rows, *part.shape[1:]))])
+            outs.append(fn(part)[:rows])
+        return torch.cat(outs)
 
     @torch.no_grad()
     def encode(self, frames: np.ndarray) -> torch.Tensor:
         """(B, H, W, 3) uint8 -> normalised latents (B, C, 1, h, w) float32."""
         x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
         x = x.permute(0, 3, 1, 2).unsqueeze(2).to(self.dtype) / 127.5 - 1.0
-        out = [self.vae.encode(x[s]).latent_dist.mode().float() for s in self._rows(x.shape[0])]
-        return (torch.cat(out) - self._lat_mean) / self._lat_std
+        z = self._vae_map(lambda p: self.vae.encode(p).latent_dist.mode().float(), x)
+        return (z - self._lat_mean) / self._lat_std
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """Normalised latents (B, C, F, h, w) -> frames (B, 1 + tf * (F - 1), H, W, 3) uint8."""
         z = (latents.float() * self._lat_std + self._lat_mean).to(self.dtype)
-        out = [self.vae.decode(z[s]).sample.float() for s in self._rows(z.shape[0])]
-        x = torch.cat(out).clamp(-1, 1)
+        x = self._vae_map(lambda p: self.vae.decode(p).sample.float(), z).clamp(-1, 1)
         x = ((x + 1.0) * 127.5).round().to(torch.uint8)
         return x.permute(0, 2, 3, 4, 1).cpu().numpy()
 
     # --- the chunk loop -------------------------------------------------------------------
-    def _chunk(self, cond: torch.Tensor, actions: np.ndarray, seeds: list[int], chunk_idx, num_steps: int,
-               guidance: float, timings: dict):
+    def _chunk(
+        self,
+        cond: torch.Tensor,
+        actions: np.ndarray,
+        seeds: list[int],
+        chunk_idx,
+        num_steps: int,
+        guidance: float,
+        timings: dict,
+    ):
         """One chunk for B rows: returns frames (B, chunk, H, W, 3) uint8 and the next cond."""
         spec = self.spec
         h, w = spec.latent_size
@@ -216,8 +266,16 @@ class Engine:
         noise = chunk_noise(seeds, [int(c) for c in chunk_idx], shape)
         act = torch.from_numpy(actions).to(self.device)
         t1 = time.perf_counter()
-        lat = denoise_chunk(self.dit, cond, act, noise, num_steps=num_steps, guidance=guidance,
-                            shift=spec.shift, sigma_max=spec.sigma_max)
+        lat = denoise_chunk(
+            self.dit,
+            cond,
+            act,
+            noise,
+            num_steps=num_steps,
+            guidance=guidance,
+            shift=spec.shift,
+            sigma_max=spec.sigma_max,
+        )
         t2 = time.perf_counter()
         frames = self.decode(lat)[:, 1:]
         t3 = time.perf_counter()
@@ -231,8 +289,9 @@ class Engine:
         return frames, nxt
 
     # --- public calls ---------------------------------------------------------------------
-    def predict(self, start_frame, actions, seed: int = 0, num_steps: int | None = None,
-                guidance: float | None = None) -> Rollout:
+    def predict(
+        self, start_frame, actions, seed: int = 0, num_steps: int | None = None, guidance: float | None = None
+    ) -> Rollout:
         """Roll out one action sequence.
 
         start_frame: (H, W, 3) uint8 (or a PIL image). actions: (T, action_dim) float32,
@@ -244,8 +303,14 @@ class Engine:
         batch = self._predict(frame, acts[None], [seed], num_steps, guidance)
         return batch[0]
 
-    def predict_batch(self, start_frame, actions, seed: int | list[int] = 0, num_steps: int | None = None,
-                      guidance: float | None = None) -> RolloutBatch:
+    def predict_batch(
+        self,
+        start_frame,
+        actions,
+        seed: int | list[int] = 0,
+        num_steps: int | None = None,
+        guidance: float | None = None,
+    ) -> RolloutBatch:
         """Roll out K action sequences (K, T, action_dim) from one start frame.
 
         All candidates share ``seed`` by default (so scores compare actions, not noise); a
@@ -272,29 +337,50 @@ class Engine:
             hi = min(lo + self.max_batch, k)
             cond = cond0.expand(hi - lo, -1, -1, -1, -1)
             for c in range(t // cs):
-                frames, cond = self._chunk(cond, acts[lo:hi, c * cs:(c + 1) * cs], seeds[lo:hi],
-                                           [c] * (hi - lo), num_steps, guidance, timings)
-                out[lo:hi, c * cs:(c + 1) * cs] = frames
+                frames, cond = self._chunk(
+                    cond,
+                    acts[lo:hi, c * cs : (c + 1) * cs],
+                    seeds[lo:hi],
+                    [c] * (hi - lo),
+                    num_steps,
+                    guidance,
+                    timings,
+                )
+                out[lo:hi, c * cs : (c + 1) * cs] = frames
         wall = time.perf_counter() - t_start
         timings["total"] = wall
         per_ms = 1000.0 * wall / k
         rollouts = [
-            Rollout(frames=out[i], start_frame=frame, actions=acts[i], seed=seeds[i], spec_name=self.spec.name,
-                    request_id=uuid.uuid4().hex, num_steps=num_steps, guidance=guidance, fps=self.spec.fps,
-                    engine_wall_ms=per_ms)
+            Rollout(
+                frames=out[i],
+                start_frame=frame,
+                actions=acts[i],
+                seed=seeds[i],
+                spec_name=self.spec.name,
+                request_id=uuid.uuid4().hex,
+                num_steps=num_steps,
+                guidance=guidance,
+                fps=self.spec.fps,
+                engine_wall_ms=per_ms,
+                timings=timings,
+            )
             for i in range(k)
         ]
         return RolloutBatch(rollouts, wall_s=wall, timings=timings)
 
-    def start(self, start_frames, seeds: int | list[int] = 0, num_steps: int | None = None,
-              guidance: float | None = None) -> EngineState:
+    def start(
+        self,
+        start_frames,
+        seeds: int | list[int] = 0,
+        num_steps: int | None = None,
+        guidance: float | None = None,
+    ) -> EngineState:
         """Begin B rollouts from start frames (B, H, W, 3) uint8; one seed or one per row."""
         frames = as_frames(start_frames, self.spec)
         seeds = as_seeds(seeds, frames.shape[0], name="seeds")
         num_steps = as_num_steps(num_steps, self.spec)
         guidance = as_guidance(guidance, self.spec)
-        cond = torch.cat([self.encode(frames[s]) for s in
-                          (slice(i, i + self.max_batch) for i in range(0, len(frames), self.max_batch))])
+        cond = self.encode(frames)
         return EngineState(cond, frames.copy(), seeds, np.zeros(len(seeds), dtype=np.int64), num_steps, guidance)
 
     def step(self, state: EngineState, action_chunks) -> tuple[np.ndarray, EngineState]:
@@ -308,7 +394,9 @@ class Engine:
             raise TypeError(f"state must be an EngineState from Engine.start, got {type(state).__name__}")
         acts = as_actions(action_chunks, self.spec, batched=True, name="action_chunks")
         if acts.shape[0] != len(state):
-            raise ValueError(f"action_chunks must have one chunk per row: expected B = {len(state)}, got {acts.shape[0]}")
+            raise ValueError(
+                f"action_chunks must have one chunk per row: expected B = {len(state)}, got {acts.shape[0]}"
+            )
         if acts.shape[1] != self.spec.chunk_size:
             raise ValueError(
                 f"action_chunks must hold exactly one chunk: expected shape (B, {self.spec.chunk_size}, "
@@ -318,11 +406,25 @@ class Engine:
         outs, conds = [], []
         for lo in range(0, len(state), self.max_batch):
             hi = min(lo + self.max_batch, len(state))
-            frames, nxt = self._chunk(state.cond_latents[lo:hi], acts[lo:hi], state.seeds[lo:hi],
-                                      state.chunk_index[lo:hi], state.num_steps, state.guidance, timings)
+            frames, nxt = self._chunk(
+                state.cond_latents[lo:hi],
+                acts[lo:hi],
+                state.seeds[lo:hi],
+                state.chunk_index[lo:hi],
+                state.num_steps,
+                state.guidance,
+                timings,
+            )
             outs.append(frames)
             conds.append(nxt)
         frames = np.concatenate(outs)
-        new = EngineState(torch.cat(conds), frames[:, -1].copy(), list(state.seeds), state.chunk_index + 1,
-                          state.num_steps, state.guidance, {"timings": timings})
+        new = EngineState(
+            torch.cat(conds),
+            frames[:, -1].copy(),
+            list(state.seeds),
+            state.chunk_index + 1,
+            state.num_steps,
+            state.guidance,
+            {"timings": timings},
+        )
         return frames, new

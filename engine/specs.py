@@ -80,8 +80,7 @@ class ModelSpec:
             raise ValueError(f"spec {self.name!r}: handoff must be one of {HANDOFF_MODES}, got {self.handoff!r}")
         if self.out_of_bounds not in OUT_OF_BOUNDS_MODES:
             raise ValueError(
-                f"spec {self.name!r}: out_of_bounds must be one of {OUT_OF_BOUNDS_MODES}, "
-                f"got {self.out_of_bounds!r}"
+                f"spec {self.name!r}: out_of_bounds must be one of {OUT_OF_BOUNDS_MODES}, got {self.out_of_bounds!r}"
             )
         if self.dtype not in DTYPES:
             raise ValueError(f"spec {self.name!r}: dtype must be one of {DTYPES}, got {self.dtype!r}")
@@ -256,7 +255,54 @@ _TINY_RANDOM = ModelSpec(
     init_seed=0,
 )
 
-CATALOG: dict[str, ModelSpec] = {s.name: s for s in (_DREAMDOJO_2B_GR1, _TINY_RANDOM)}
+_PUSH_64 = ModelSpec(
+    name="push-64",
+    description="embedded default: a small model of the same family trained on the toy push world (CPU)",
+    height=64,
+    width=64,
+    chunk_size=8,
+    action_dim=2,
+    action_low=-1.0,
+    action_high=1.0,
+    out_of_bounds="error",
+    fps=10,
+    num_steps=4,
+    guidance=0.0,
+    shift=3.0,
+    handoff="pixel",
+    vae=dict(
+        base_dim=8,
+        z_dim=8,
+        dim_mult=[1, 2, 4],
+        num_res_blocks=1,
+        attn_scales=[],
+        temperal_downsample=[False, True],
+        dropout=0.0,
+    ),
+    transformer=dict(
+        in_channels=10,
+        out_channels=8,
+        num_attention_heads=4,
+        attention_head_dim=32,
+        num_layers=4,
+        mlp_ratio=4.0,
+        text_embed_dim=32,
+        adaln_lora_dim=32,
+        max_size=(16, 32, 32),
+        patch_size=(1, 2, 2),
+        rope_scale=(1.0, 1.0, 1.0),
+        concat_padding_mask=False,
+        extra_pos_embed_type=None,
+        use_crossattn_projection=False,
+    ),
+    action_hidden=128,
+    context_tokens=4,
+    context_dim=32,
+    dtype="float32",
+    weights="package:push-64",
+)
+
+CATALOG: dict[str, ModelSpec] = {s.name: s for s in (_DREAMDOJO_2B_GR1, _TINY_RANDOM, _PUSH_64)}
 DEFAULT_SPEC = "push-64"
 
 

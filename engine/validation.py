@@ -30,9 +30,7 @@ def as_frame(frame, spec: ModelSpec, *, name: str = "start_frame") -> np.ndarray
     if frame.dtype != np.uint8:
         raise TypeError(f"{name} must be uint8 (values 0..255), got dtype {frame.dtype}")
     if frame.shape[:2] != (h, w):
-        raise ValueError(
-            f"{name} has resolution {frame.shape[:2]}, spec {spec.name!r} expects (H, W) = ({h}, {w})"
-        )
+        raise ValueError(f"{name} has resolution {frame.shape[:2]}, spec {spec.name!r} expects (H, W) = ({h}, {w})")
     return np.ascontiguousarray(frame)
 
 
@@ -67,17 +65,16 @@ def as_actions(actions, spec: ModelSpec, *, batched: bool = False, name: str = "
     want = "(K, T, action_dim)" if batched else "(T, action_dim)"
     ndim = 3 if batched else 2
     if actions.ndim != ndim:
-        raise ValueError(f"{name} must have shape {want} = {want.replace('action_dim', str(spec.action_dim))}, "
-                         f"got {actions.shape}")
+        raise ValueError(
+            f"{name} must have shape {want} = {want.replace('action_dim', str(spec.action_dim))}, got {actions.shape}"
+        )
     if batched and actions.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one candidate (K >= 1), got K = 0")
     t, a = actions.shape[-2:]
     if a != spec.action_dim:
         raise ValueError(f"{name} last dimension must be action_dim = {spec.action_dim}, got {a}")
     if t <= 0 or t % spec.chunk_size:
-        raise ValueError(
-            f"{name} length T must be a positive multiple of chunk_size = {spec.chunk_size}, got T = {t}"
-        )
+        raise ValueError(f"{name} length T must be a positive multiple of chunk_size = {spec.chunk_size}, got T = {t}")
     actions = actions.astype(np.float32, copy=True)
     if not np.isfinite(actions).all():
         raise ValueError(f"{name} must be finite; found NaN or inf")

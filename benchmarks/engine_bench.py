@@ -1,0 +1,213 @@
+"""Engine speed on this machine: rollout wall time and its split, batched K-candidate cost,
+and analytic FLOPs. Writes ``benchmarks/results/engine_bench.json`` and the engine section
+of ``docs/benchmarks.md``.
+
+    python benchmarks/engine_bench.py [--specs push-64 tiny-random] [--frames 16] [--repeats 3]
+
+All ratios in one table come from one run of this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine import Engine, get_spec  # noqa: E402
+from engine.flops import dit_call_flops, rollout_dit_flops  # noqa: E402
+from engine.validation import as_actions, as_frame  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def start_frame(spec) -> np.ndarray:
+    if spec.name == "push-64":
+        from dreamgym import toyworld as tw
+
+        return tw.render(tw.random_states(np.random.default_rng(0), 1))[0]
+    rng = np.random.default_rng(0)
+    return (rng.random((*spec.resolution, 3)) * 255).astype(np.uint8)
+
+
+def bench_split(eng: Engine, frame, frames: int, repeats: int) -> dict:
+    spec = eng.spec
+    acts = np.random.default_rng(1).uniform(-1, 1, (frames, spec.action_dim)).astype(np.float32)
+    eng.predict(frame, acts, seed=0)  # warm-up
+    rows = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        as_frame(frame, spec)
+        as_actions(acts, spec)
+        t_val = time.perf_counter() - t0
+        roll = eng.predict(frame, acts, seed=r)
+        t1 = time.perf_counter()
+        roll.mp4_bytes()
+        t_mp4 = time.perf_counter() - t1
+        tm = roll.timings
+        total = tm["total"] + t_mp4 + t_val
+        networks = tm["encode"] + tm["denoise"] + tm["decode"] + tm["handoff"]
+        rows.append(
+            {
+                "total_s": total,
+                "encode_s": tm["encode"],
+                "denoise_s": tm["denoise"],
+                "decode_s": tm["decode"],
+                "handoff_encode_s": tm["handoff"],
+                "noise_s": tm["noise"],
+                "validation_s": t_val,
+                "mp4_s": t_mp4,
+                "outside_networks_s": total - networks,
+            }
+        )
+    med = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
+    med["outside_networks_frac"] = med["outside_networks_s"] / med["total_s"]
+    return med
+
+
+def bench_k(eng: Engine, frame, frames: int, ks: list[int], repeats: int) -> dict:
+    spec = eng.spec
+    out = {}
+    for k in ks:
+        acts = np.random.default_rng(k).uniform(-1, 1, (k, frames, spec.action_dim)).astype(np.float32)
+        eng.predict_batch(frame, acts[: min(k, 2)], seed=0)
+        times = []
+        for _ in range(repeats):
+            times.append(eng.predict_batch(frame, acts, seed=0).wall_s)
+        out[k] = float(np.median(times))
+    base = out[ks[0]]
+    return {
+        str(k): {"wall_s": v, "per_candidate_s": v / k, "per_candidate_vs_k1": v / k / base} for k, v in out.items()
+    }
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--specs", nargs="+", default=["push-64", "tiny-random"])
+    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--ks", type=int, nargs="+", default=[1, 4, 8, 16])
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+
+    result = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        },
+        "specs": {},
+        "flops": {},
+    }
+    for name in ("dreamdojo-2b-gr1", "push-64", "tiny-random"):
+        spec = get_spec(name)
+        frames = 48 if name == "dreamdojo-2b-gr1" else args.frames
+        call = dit_call_flops(spec)
+        result["flops"][name] = {
+            "dit_call_tflop": call["total"] / 1e12,
+            "tokens_per_call": call["tokens"],
+            "rollout_frames": frames,
+            "rollout_dit_tflop": rollout_dit_flops(spec, frames) / 1e12,
+        }
+    for name in args.specs:
+        try:
+            exact = Engine.load(name)
+        except FileNotFoundError as e:
+            print(f"skipping {name}: {e}")
+            continue
+        fast = Engine.load(name, exact_batching=False)
+        frame = start_frame(exact.spec)
+        print(f"[{name}] split ...", flush=True)
+        split = bench_split(exact, frame, args.frames, args.repeats)
+        print(f"[{name}] K scaling ...", flush=True)
+        k_exact = bench_k(exact, frame, args.frames, args.ks, args.repeats)
+        k_fast = bench_k(fast, frame, args.frames, args.ks, args.repeats)
+        result["specs"][name] = {
+            "frames": args.frames,
+            "num_steps": exact.spec.num_steps,
+            "split": split,
+            "k_exact_batching": k_exact,
+            "k_fast_batching": k_fast,
+        }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "engine_bench.json").write_text(json.dumps(result, indent=2))
+    write_doc(result)
+    return result
+
+
+def write_doc(result: dict) -> None:
+    lines = ["<!-- engine section: written by benchmarks/engine_bench.py -->", "## Engine (CPU)", ""]
+    m = result["machine"]
+    lines.append(
+        f"Machine: {m['cpu_count']} CPU cores, torch {m['torch']} ({m['torch_threads']} threads), "
+        f"Python {m['python']}. Medians of repeated runs; all ratios from one run."
+    )
+    lines.append("")
+    for name, r in result["specs"].items():
+        s = r["split"]
+        lines += [
+            f"### `{name}`: one {r['frames']}-frame rollout, {r['num_steps']} steps per chunk",
+            "",
+            "| part | seconds | share |",
+            "|---|---:|---:|",
+        ]
+        for key in ("encode_s", "denoise_s", "decode_s", "handoff_encode_s", "noise_s", "validation_s", "mp4_s"):
+            lines.append(f"| {key[:-2]} | {s[key]:.4f} | {s[key] / s['total_s']:.1%} |")
+        lines.append(f"| **total** | **{s['total_s']:.4f}** | |")
+        lines.append(
+            f"| outside the networks (validation, noise, mp4, glue) | {s['outside_networks_s']:.4f} | "
+            f"{s['outside_networks_frac']:.1%} |"
+        )
+        lines += [
+            "",
+            "`predict_batch` cost per candidate relative to K = 1 (same run):",
+            "",
+            "| K | exact batching: wall s | per candidate vs K=1 | fast batching: wall s | per candidate vs K=1 |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for k in r["k_exact_batching"]:
+            e, f = r["k_exact_batching"][k], r["k_fast_batching"][k]
+            lines.append(
+                f"| {k} | {e['wall_s']:.3f} | {e['per_candidate_vs_k1']:.2f} | {f['wall_s']:.3f} | "
+                f"{f['per_candidate_vs_k1']:.2f} |"
+            )
+        lines.append("")
+    lines += [
+        "### Analytic DiT FLOPs",
+        "",
+        "| spec | tokens per call | TFLOP per DiT call | frames | DiT TFLOP per rollout |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, f in result["flops"].items():
+        lines.append(
+            f"| {name} | {f['tokens_per_call']} | {f['dit_call_tflop']:.4g} | {f['rollout_frames']} | "
+            f"{f['rollout_dit_tflop']:.4g} |"
+        )
+    lines.append("<!-- end engine section -->")
+    section = "\n".join(lines) + "\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
+    start, end = "<!-- engine section", "<!-- end engine section -->\n"
+    if start in text:
+        i = text.index(start)
+        j = text.index(end, i) + len(end)
+        text = text[:i] + section + text[j:]
+    else:
+        text = text.rstrip() + "\n\n" + section
+    DOC.write_text(text)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()

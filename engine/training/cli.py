@@ -1,0 +1,62 @@
+"""``dreamgym-train`` / ``python -m engine.training``: train a spec on an .npz of episodes.
+
+    python -m engine.training --data runs/data/push_train.npz --spec push-64 --out runs/push64
+
+Re-running the same command resumes from the last saved state in ``--out``. ``--install``
+copies the final checkpoint into the package (``engine/assets/<spec>``), replacing the
+shipped weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..engine import ASSETS_DIR
+from ..specs import get_spec
+from .trainer import TrainConfig, Trainer
+
+
+def main(argv: list[str] | None = None) -> Path:
+    ap = argparse.ArgumentParser(prog="dreamgym-train", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True, help=".npz with frames (N, L+1, H, W, 3) uint8 and actions (N, L, A)")
+    ap.add_argument("--spec", default="push-64")
+    ap.add_argument("--out", required=True, help="working directory (states, loss log, checkpoint)")
+    ap.add_argument("--install", action="store_true", help="copy the result into engine/assets/<spec>")
+    ap.add_argument("--no-progress", action="store_true")
+    for f in dataclasses.fields(TrainConfig):
+        ap.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    args = ap.parse_args(argv)
+    data_path = Path(args.data)
+    if not data_path.is_file():
+        raise SystemExit(
+            f"data file {data_path} not found; write one with `python -m dreamgym.toy_data --out {data_path}`"
+        )
+    with np.load(data_path) as d:
+        missing = {"frames", "actions"} - set(d.files)
+        if missing:
+            raise SystemExit(f"{data_path} lacks arrays {sorted(missing)}; expected 'frames' and 'actions'")
+        frames, actions = d["frames"], d["actions"]
+    spec = get_spec(args.spec)
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    ckpt = Trainer(spec, frames, actions, args.out, cfg, progress=not args.no_progress).run()
+    print(f"checkpoint written to {ckpt}")
+    if args.install:
+        dest = ASSETS_DIR / spec.name
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        shutil.copytree(ckpt, tmp)
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.rename(dest)
+        print(f"installed into {dest}")
+    return ckpt
+
+
+if __name__ == "__main__":
+    main()

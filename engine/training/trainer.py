@@ -1,0 +1,283 @@
+"""Training a world model of the engine's family from arrays of frames and actions.
+
+Three phases, each resumable from ``<out>/state_<phase>.pt`` (plain tensors, reloaded with
+``torch.load(weights_only=True)``):
+
+1. ``vae`` — the Wan VAE on short clips (1 + 2 * temporal_factor frames) with an MSE loss
+   that weighs non-background pixels more (the objects are small), plus a tiny KL term.
+   Afterwards the per-channel latent mean/std are measured and stored in the VAE config.
+2. ``latents`` — every training clip (start frame + one chunk) is encoded exactly as
+   inference sees it: latent frame 0 is the start frame, the rest are the chunk.
+3. ``dit`` — the action-conditioned DiT with the rectified-flow objective: sigma drawn
+   through the sampler's shift, ``x = (1 - sigma) x0 + sigma * eps``, target
+   ``eps - x0``; latent frame 0 stays clean and is marked in the condition mask, exactly as
+   the sampler imposes it; the loss covers the generated frames only. An EMA of the
+   weights is what gets saved.
+
+The data: ``frames`` (N, L+1, H, W, 3) uint8 and ``actions`` (N, L, A) float32 (an .npz
+file with those keys, e.g. written by ``python -m dreamgym.toy_data``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..checkpoints import save_checkpoint
+from ..networks import ActionConditionedDiT, build_vae
+from ..specs import ModelSpec
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    vae_steps: int = 800
+    vae_batch: int = 8
+    vae_lr: float = 2e-3
+    vae_fg_weight: float = 10.0
+    vae_kl_weight: float = 1e-6
+    clip_stride: int = 4
+    dit_steps: int = 3000
+    dit_batch: int = 32
+    dit_lr: float = 1e-3
+    dit_warmup: int = 100
+    ema_decay: float = 0.998
+    save_every: int = 250
+    threads: int = 0  # 0: leave torch's default
+
+
+def _lr(step: int, total: int, base: float, warmup: int = 0) -> float:
+    if warmup and step < warmup:
+        return base * (step + 1) / warmup
+    frac = (step - warmup) / max(1, total - warmup)
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
+def _to_unit(frames_u8: np.ndarray) -> torch.Tensor:
+    """(B, T, H, W, 3) uint8 -> (B, 3, T, H, W) float32 in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(frames_u8)).float() / 127.5 - 1.0
+    return x.permute(0, 4, 1, 2, 3).contiguous()
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Train ``spec``'s VAE and DiT on ``frames``/``actions`` into ``out``."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        frames: np.ndarray,
+        actions: np.ndarray,
+        out: str | os.PathLike,
+        config: TrainConfig | None = None,
+        progress: bool = True,
+    ) -> None:
+        if frames.ndim != 5 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"frames must be (N, L+1, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+        if actions.ndim != 3 or actions.shape[:2] != (frames.shape[0], frames.shape[1] - 1):
+            raise ValueError(
+                f"actions must be (N, L, A) = ({frames.shape[0]}, {frames.shape[1] - 1}, {spec.action_dim}), "
+                f"got {actions.shape}"
+            )
+        if actions.shape[-1] != spec.action_dim or frames.shape[2:4] != spec.resolution:
+            raise ValueError(
+                f"data do not match spec {spec.name!r}: frames {frames.shape[2:4]} vs {spec.resolution}, "
+                f"action_dim {actions.shape[-1]} vs {spec.action_dim}"
+            )
+        if frames.shape[1] - 1 < spec.chunk_size:
+            raise ValueError(f"episodes must hold at least chunk_size = {spec.chunk_size} actions")
+        self.spec, self.frames, self.actions = spec, frames, actions.astype(np.float32)
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.cfg = config or TrainConfig()
+        self.progress = progress
+        if self.cfg.threads:
+            torch.set_num_threads(self.cfg.threads)
+        self.log_path = self.out / "loss_log.jsonl"
+
+    # -- helpers -------------------------------------------------------------------------
+    def _log(self, phase: str, step: int, **values) -> None:
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps({"phase": phase, "step": step, **values}) + "\n")
+
+    def _bar(self, total: int, initial: int, desc: str):
+        return tqdm(total=total, initial=initial, desc=desc, disable=not self.progress, mininterval=5.0)
+
+    # -- phase 1: VAE ------------------------------------------------------------------------
+    def train_vae(self):
+        spec, cfg = self.spec, self.cfg
+        torch.manual_seed(cfg.seed)
+        vae = build_vae(spec).train()
+        opt = torch.optim.Adam(vae.parameters(), lr=cfg.vae_lr)
+        rng = np.random.default_rng(cfg.seed)
+        start = 0
+        state_path = self.out / "state_vae.pt"
+        if state_path.exists():
+            st = torch.load(state_path, weights_only=True)
+            vae.load_state_dict(st["model"])
+            opt.load_state_dict(st["opt"])
+            start = int(st["step"])
+            rng = np.random.default_rng([cfg.seed, start])
+        clip_len = 1 + 2 * spec.temporal_factor
+        n, length = self.frames.shape[:2]
+        bg = torch.tensor(self.frames[0, 0, 0, 0], dtype=torch.float32)  # a corner pixel is background
+        bar = self._bar(cfg.vae_steps, start, "vae")
+        for step in range(start, cfg.vae_steps):
+            ep = rng.integers(0, n, cfg.vae_batch)
+            off = rng.integers(0, length - clip_len + 1, cfg.vae_batch)
+            clips = np.stack([self.frames[e, o : o + clip_len] for e, o in zip(ep, off, strict=True)])
+            x = _to_unit(clips)
+            fg = ((torch.from_numpy(clips).float() - bg).abs().amax(-1) > 8).float()  # (B, T, H, W)
+            weight = 1.0 + cfg.vae_fg_weight * fg.unsqueeze(1)
+            for g in opt.param_groups:
+                g["lr"] = _lr(step, cfg.vae_steps, cfg.vae_lr, 50)
+            post = vae.encode(x).latent_dist
+            y = vae.decode(post.sample()).sample
+            rec = (weight * (y - x) ** 2).mean()
+            kl = post.kl().mean() / x[0].numel()
+            loss = rec + cfg.vae_kl_weight * kl
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+            opt.step()
+            mse = float(((y.detach() - x) ** 2).mean())
+            psnr = 10 * math.log10(4.0 / max(mse, 1e-12))
+            self._log("vae", step, loss=float(loss), rec=float(rec), psnr=psnr)
+            bar.set_postfix(loss=f"{float(loss):.4f}", psnr=f"{psnr:.1f}", refresh=False)
+            bar.update(1)
+            if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.vae_steps:
+                _atomic_torch_save({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step + 1}, state_path)
+                rng = np.random.default_rng([cfg.seed, step + 1])
+        bar.close()
+        vae.eval()
+        self._set_latent_stats(vae)
+        return vae
+
+    @torch.no_grad()
+    def _set_latent_stats(self, vae) -> None:
+        rng = np.random.default_rng(self.cfg.seed)
+        idx = rng.integers(0, self.frames.shape[0], 64)
+        x = _to_unit(self.frames[idx, :1])
+        z = torch.cat([vae.encode(x[i : i + 16]).latent_dist.mode() for i in range(0, len(x), 16)])
+        mean = z.mean(dim=(0, 2, 3, 4)).tolist()
+        std = z.std(dim=(0, 2, 3, 4)).clamp_min(1e-3).tolist()
+        vae.register_to_config(latents_mean=mean, latents_std=std)
+
+    # -- phase 2: latents ----------------------------------------------------------------------
+    @torch.no_grad()
+    def encode_clips(self, vae) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised latents (M, C, F, h, w) and actions (M, chunk, A) of every training clip."""
+        path = self.out / "latents.pt"
+        if path.exists():
+            st = torch.load(path, weights_only=True)
+            return st["latents"], st["actions"]
+        spec, cfg = self.spec, self.cfg
+        cs = spec.chunk_size
+        n, length = self.frames.shape[:2]
+        offsets = list(range(0, length - cs, cfg.clip_stride))
+        c = spec.latent_channels
+        mean = torch.tensor(vae.config.latents_mean[:c]).view(1, c, 1, 1, 1)
+        std = torch.tensor(vae.config.latents_std[:c]).view(1, c, 1, 1, 1)
+        lats, acts = [], []
+        bar = self._bar(n, 0, "encode clips")
+        for e in range(n):
+            clips = np.stack([self.frames[e, o : o + cs + 1] for o in offsets])
+            z = vae.encode(_to_unit(clips)).latent_dist.mode()
+            lats.append(((z - mean) / std).float())
+            acts.append(torch.from_numpy(np.stack([self.actions[e, o : o + cs] for o in offsets])))
+            bar.update(1)
+        bar.close()
+        latents, actions = torch.cat(lats), torch.cat(acts)
+        _atomic_torch_save({"latents": latents, "actions": actions}, path)
+        return latents, actions
+
+    # -- phase 3: DiT ------------------------------------------------------------------------
+    def train_dit(self, latents: torch.Tensor, actions: torch.Tensor) -> ActionConditionedDiT:
+        spec, cfg = self.spec, self.cfg
+        torch.manual_seed(cfg.seed + 1)
+        dit = ActionConditionedDiT(spec).train()
+        g = torch.Generator().manual_seed(cfg.seed + 2)
+        dit.context.copy_(torch.randn(dit.context.shape, generator=g))
+        ema = {k: v.detach().clone() for k, v in dit.state_dict().items()}
+        opt = torch.optim.AdamW(dit.parameters(), lr=cfg.dit_lr, weight_decay=0.01)
+        start = 0
+        state_path = self.out / "state_dit.pt"
+        if state_path.exists():
+            st = torch.load(state_path, weights_only=True)
+            dit.load_state_dict(st["model"])
+            opt.load_state_dict(st["opt"])
+            ema = st["ema"]
+            start = int(st["step"])
+        g.manual_seed(cfg.seed * 1_000_003 + start)
+        m = latents.shape[0]
+        b, c, f, h, w = cfg.dit_batch, *latents.shape[1:]
+        cond_mask = torch.zeros(b, 1, f, h, w)
+        cond_mask[:, :, 0] = 1.0
+        shift = spec.shift
+        bar = self._bar(cfg.dit_steps, start, "dit")
+        for step in range(start, cfg.dit_steps):
+            idx = torch.randint(0, m, (b,), generator=g)
+            x0, act = latents[idx], actions[idx]
+            u = torch.rand(b, generator=g)
+            sigma = shift * u / (1 + (shift - 1) * u)
+            eps = torch.randn(x0.shape, generator=g)
+            s = sigma.view(b, 1, 1, 1, 1)
+            xt = (1 - s) * x0 + s * eps
+            xt = cond_mask * x0 + (1 - cond_mask) * xt
+            target = eps - x0
+            for group in opt.param_groups:
+                group["lr"] = _lr(step, cfg.dit_steps, cfg.dit_lr, cfg.dit_warmup)
+            v = dit(xt, cond_mask, sigma, act)
+            loss = (((v - target) ** 2) * (1 - cond_mask)).sum() / ((1 - cond_mask).sum() * c)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
+            opt.step()
+            with torch.no_grad():
+                d = min(cfg.ema_decay, (1 + step) / (10 + step))
+                for k, val in dit.state_dict().items():
+                    if val.dtype.is_floating_point:
+                        ema[k].mul_(d).add_(val.detach(), alpha=1 - d)
+            self._log("dit", step, loss=float(loss))
+            bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+            bar.update(1)
+            if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.dit_steps:
+                _atomic_torch_save(
+                    {"model": dit.state_dict(), "opt": opt.state_dict(), "ema": ema, "step": step + 1},
+                    state_path,
+                )
+        bar.close()
+        dit.load_state_dict(ema)
+        return dit.eval()
+
+    # -- all -------------------------------------------------------------------------------------
+    def run(self, checkpoint_dir: str | os.PathLike | None = None) -> Path:
+        """All three phases; writes the final checkpoint directory and returns its path."""
+        t0 = time.time()
+        vae = self.train_vae()
+        latents, actions = self.encode_clips(vae)
+        dit = self.train_dit(latents, actions)
+        ckpt = Path(checkpoint_dir) if checkpoint_dir else self.out / "checkpoint"
+        meta = {
+            "train_config": asdict(self.cfg),
+            "episodes": int(self.frames.shape[0]),
+            "clips": int(latents.shape[0]),
+            "train_seconds": round(time.time() - t0, 1),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        }
+        save_checkpoint(ckpt, self.spec, vae, dit, meta)
+        return ckpt

@@ -1,0 +1,1 @@
+"""planners: sampling-based MPC over batched world-model rollouts."""

@@ -1,0 +1,154 @@
+"""DESIGN.md invariant 4: bad input raises a clear error before any model work."""
+
+import numpy as np
+import pytest
+
+from engine import Engine, get_spec
+
+
+@pytest.fixture
+def guarded(tiny, monkeypatch):
+    """The tiny engine with its networks booby-trapped: any model work fails the test."""
+
+    def boom(*a, **k):
+        raise AssertionError("model work started before validation")
+
+    monkeypatch.setattr(tiny, "encode", boom)
+    monkeypatch.setattr(tiny, "_chunk", boom)
+    return tiny
+
+
+def ok_actions(spec, t=None):
+    return np.zeros((t or spec.chunk_size, spec.action_dim), np.float32)
+
+
+def test_frame_with_wrong_shape(guarded, frame):
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        guarded.predict(frame[..., :2], ok_actions(guarded.spec))
+
+
+def test_frame_with_wrong_dtype(guarded, frame):
+    with pytest.raises(TypeError, match="uint8"):
+        guarded.predict(frame.astype(np.float32), ok_actions(guarded.spec))
+
+
+def test_frame_with_wrong_resolution(guarded, frame):
+    with pytest.raises(ValueError, match=r"expects \(H, W\) = \(32, 32\)"):
+        guarded.predict(np.zeros((16, 32, 3), np.uint8), ok_actions(guarded.spec))
+
+
+def test_frame_of_wrong_type(guarded):
+    with pytest.raises(TypeError, match="numpy array or PIL image"):
+        guarded.predict("frame.png", ok_actions(guarded.spec))
+
+
+def test_pil_image_is_accepted(tiny, frame):
+    from PIL import Image
+
+    a = tiny.predict(Image.fromarray(frame), ok_actions(tiny.spec), seed=0, num_steps=1)
+    b = tiny.predict(frame, ok_actions(tiny.spec), seed=0, num_steps=1)
+    assert np.array_equal(a.frames, b.frames)
+
+
+def test_actions_with_wrong_rank(guarded, frame):
+    with pytest.raises(ValueError, match=r"\(T, action_dim\)"):
+        guarded.predict(frame, np.zeros(4, np.float32))
+
+
+def test_actions_with_wrong_width(guarded, frame):
+    with pytest.raises(ValueError, match="action_dim = 2"):
+        guarded.predict(frame, np.zeros((4, 3), np.float32))
+
+
+@pytest.mark.parametrize("t", [0, 3, 6])
+def test_actions_length_not_a_multiple_of_chunk(guarded, frame, t):
+    with pytest.raises(ValueError, match="positive multiple of chunk_size = 4"):
+        guarded.predict(frame, np.zeros((t, 2), np.float32))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_actions_not_finite(guarded, frame, bad):
+    a = ok_actions(guarded.spec)
+    a[1, 0] = bad
+    with pytest.raises(ValueError, match="finite"):
+        guarded.predict(frame, a)
+
+
+def test_actions_out_of_bounds(guarded, frame):
+    a = ok_actions(guarded.spec)
+    a[0, 1] = 1.5
+    with pytest.raises(ValueError, match=r"bounds \[-1.0, 1.0\]"):
+        guarded.predict(frame, a)
+
+
+def test_actions_of_non_numeric_dtype(guarded, frame):
+    with pytest.raises(TypeError, match="real numbers"):
+        guarded.predict(frame, np.full((4, 2), "a"))
+
+
+def test_clip_mode_clips_instead_of_raising(frame):
+    eng = Engine.load(get_spec("tiny-random").replace(out_of_bounds="clip"))
+    a = np.full((4, 2), 3.0, np.float32)
+    r = eng.predict(frame, a, seed=0, num_steps=1)
+    assert r.actions.max() == 1.0
+    assert np.array_equal(r.frames, eng.predict(frame, np.ones((4, 2), np.float32), seed=0, num_steps=1).frames)
+
+
+@pytest.mark.parametrize(
+    "seed, exc",
+    [(-1, ValueError), (1.5, TypeError), (True, TypeError), ("3", TypeError), (2**63, ValueError)],
+)
+def test_bad_seed(guarded, frame, seed, exc):
+    with pytest.raises(exc, match="seed"):
+        guarded.predict(frame, ok_actions(guarded.spec), seed=seed)
+
+
+@pytest.mark.parametrize("steps", [0, -2, 1.5])
+def test_bad_num_steps(guarded, frame, steps):
+    with pytest.raises(ValueError, match="num_steps"):
+        guarded.predict(frame, ok_actions(guarded.spec), num_steps=steps)
+
+
+@pytest.mark.parametrize("g", [-1.0, float("nan")])
+def test_bad_guidance(guarded, frame, g):
+    with pytest.raises(ValueError, match="guidance"):
+        guarded.predict(frame, ok_actions(guarded.spec), guidance=g)
+
+
+def test_batch_with_no_candidates(guarded, frame):
+    with pytest.raises(ValueError, match="K >= 1"):
+        guarded.predict_batch(frame, np.zeros((0, 4, 2), np.float32))
+
+
+def test_batch_seed_list_of_wrong_length(guarded, frame):
+    with pytest.raises(ValueError, match="one seed per row"):
+        guarded.predict_batch(frame, np.zeros((3, 4, 2), np.float32), seed=[1, 2])
+
+
+def test_step_with_wrong_chunk_length(tiny, frame):
+    state = tiny.start(frame[None])
+    with pytest.raises(ValueError, match="exactly one chunk"):
+        tiny.step(state, np.zeros((1, 8, 2), np.float32))
+
+
+def test_step_with_wrong_row_count(tiny, frame):
+    state = tiny.start(frame[None])
+    with pytest.raises(ValueError, match="B = 1"):
+        tiny.step(state, np.zeros((2, 4, 2), np.float32))
+
+
+def test_save_failure_keeps_the_old_file_and_leaves_no_temp(tiny, frame, tmp_path, monkeypatch):
+    import engine.video
+
+    r = tiny.predict(frame, ok_actions(tiny.spec), seed=0, num_steps=1)
+    path = tmp_path / "r.mp4"
+    path.write_bytes(b"old")
+
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(engine.video.os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        r.save(path)
+    assert path.read_bytes() == b"old"
+    assert list(tmp_path.iterdir()) == [path]
