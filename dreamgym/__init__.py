@@ -1,15 +1,38 @@
 """dreamgym: world models as Gymnasium environments, and the toy push world.
 
-Importing the package registers ``dreamgym/Push-v0`` (the exact toy world).
+Importing the package registers ``dreamgym/Dream-v0`` (a world model; ``gym.make_vec`` uses
+the batched :class:`DreamVectorEnv`) and ``dreamgym/Push-v0`` (the exact toy world).
 """
 
 from gymnasium.envs.registration import register, registry
 
 from . import toyworld
+from .dream_env import DreamEnv
+from .engines import load_start_frames, resolve_engine
 from .push_env import PushEnv
 from .toy_model import ToyWorldModel
+from .vector_env import DreamVectorEnv
+from .wrappers import ChunkedEnv, PerStepAdapter, RecordMP4
 
+if "dreamgym/Dream-v0" not in registry:
+    register(
+        id="dreamgym/Dream-v0",
+        entry_point="dreamgym.dream_env:DreamEnv",
+        vector_entry_point="dreamgym.vector_env:DreamVectorEnv",
+        max_episode_steps=16,
+    )
 if "dreamgym/Push-v0" not in registry:
     register(id="dreamgym/Push-v0", entry_point="dreamgym.push_env:PushEnv", max_episode_steps=100)
 
-__all__ = ["PushEnv", "ToyWorldModel", "toyworld"]
+__all__ = [
+    "ChunkedEnv",
+    "DreamEnv",
+    "DreamVectorEnv",
+    "PerStepAdapter",
+    "PushEnv",
+    "RecordMP4",
+    "ToyWorldModel",
+    "load_start_frames",
+    "resolve_engine",
+    "toyworld",
+]

@@ -34,6 +34,7 @@ VAE_FILE = "vae.safetensors"
 DIT_FILE = "transformer.safetensors"
 CONTEXT_FILE = "context.safetensors"
 META_FILE = "meta.json"
+EXAMPLES_FILE = "examples.safetensors"  # optional: example start frames (N, H, W, 3) uint8
 REQUIRED_FILES = (SPEC_FILE, VAE_FILE, DIT_FILE, CONTEXT_FILE)
 
 
@@ -42,9 +43,18 @@ def _contiguous(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(
-    path: str | os.PathLike, spec: ModelSpec, vae, dit: ActionConditionedDiT, meta: dict | None = None
+    path: str | os.PathLike,
+    spec: ModelSpec,
+    vae,
+    dit: ActionConditionedDiT,
+    meta: dict | None = None,
+    example_frames=None,
 ) -> Path:
-    """Write a checkpoint directory at ``path`` (replaced atomically if it exists)."""
+    """Write a checkpoint directory at ``path`` (replaced atomically if it exists).
+
+    example_frames: optional (N, H, W, 3) uint8 start frames stored with the model, used by
+    environments as default start frames.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -55,6 +65,8 @@ def save_checkpoint(
         save_file(_contiguous(sd), str(tmp / DIT_FILE))
         save_file({"context": dit.context.detach().float().contiguous().cpu()}, str(tmp / CONTEXT_FILE))
         (tmp / META_FILE).write_text(json.dumps(meta or {}, indent=2, sort_keys=True))
+        if example_frames is not None:
+            save_file({"frames": _example_tensor(example_frames, spec)}, str(tmp / EXAMPLES_FILE))
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             if old.exists():
@@ -68,6 +80,23 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _example_tensor(frames, spec: ModelSpec) -> torch.Tensor:
+    import numpy as np
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[1:] != (*spec.resolution, 3) or frames.dtype != np.uint8:
+        raise ValueError(
+            f"example_frames must be (N, {spec.height}, {spec.width}, 3) uint8, got {frames.shape} {frames.dtype}"
+        )
+    return torch.from_numpy(np.ascontiguousarray(frames))
+
+
+def read_example_frames(path: str | os.PathLike):
+    """The checkpoint's example start frames (N, H, W, 3) uint8, or None."""
+    p = Path(path) / EXAMPLES_FILE
+    return load_file(str(p))["frames"].numpy() if p.is_file() else None
 
 
 def is_checkpoint_dir(path: str | os.PathLike) -> bool:

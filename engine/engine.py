@@ -131,6 +131,7 @@ class Engine:
             if isinstance(val, bool) or not isinstance(val, int) or val < 1:
                 raise ValueError(f"{key} must be a positive int, got {val!r}")
         self.vae_batch = vae_batch
+        self.example_frames: np.ndarray | None = None  # (N, H, W, 3) uint8 from the checkpoint, if any
         self.spec = spec
         self.device = _auto_device(device)
         self.dtype = _auto_dtype(spec, self.device, dtype)
@@ -180,11 +181,12 @@ class Engine:
             name = DEFAULT_SPEC
         if isinstance(name, os.PathLike) or (isinstance(name, str) and checkpoints.is_checkpoint_dir(name)):
             spec, vae, dit = checkpoints.load_checkpoint(name)
-            return cls(spec, vae, dit, **kw)
+            return cls(spec, vae, dit, **kw)._with_examples(name)
         spec = name if isinstance(name, ModelSpec) else get_spec(name)
         if weights is not None:
             if checkpoints.is_checkpoint_dir(weights):
                 _, vae, dit = checkpoints.load_checkpoint(weights, spec)
+                return cls(spec, vae, dit, **kw)._with_examples(weights)
             else:
                 vae, dit = checkpoints.import_reference_checkpoint(
                     weights, spec, vae_weights=vae_weights, context=context
@@ -201,16 +203,22 @@ class Engine:
                     f"at {path} (reinstall the package, or retrain with `dreamgym-train`)"
                 )
             _, vae, dit = checkpoints.load_checkpoint(path, spec)
-            return cls(spec, vae, dit, **kw)
+            return cls(spec, vae, dit, **kw)._with_examples(path)
         raise FileNotFoundError(
             f"spec {spec.name!r} has no built-in weights: pass weights=PATH, either a dreamgym checkpoint "
             f"directory (holding {checkpoints.SPEC_FILE}, {checkpoints.DIT_FILE}, ...) or the reference "
             f"DreamDojo checkpoint file (.pt/.safetensors) with vae_weights=WAN_VAE_DIR and context=TENSOR"
         )
 
+    def _with_examples(self, path) -> Engine:
+        self.example_frames = checkpoints.read_example_frames(path)
+        return self
+
     def save(self, path: str | os.PathLike, meta: dict | None = None) -> Path:
         """Write this engine's model as a checkpoint directory."""
-        return checkpoints.save_checkpoint(path, self.spec, self.vae.float(), self.dit.float(), meta)
+        return checkpoints.save_checkpoint(
+            path, self.spec, self.vae.float(), self.dit.float(), meta, example_frames=self.example_frames
+        )
 
     # --- tokenizer ------------------------------------------------------------------------
     def _vae_map(self, fn, x: torch.Tensor) -> torch.Tensor:

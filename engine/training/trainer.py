@@ -279,5 +279,6 @@ class Trainer:
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
         }
-        save_checkpoint(ckpt, self.spec, vae, dit, meta)
+        examples = self.frames[: min(32, len(self.frames)), 0]  # start frames of the first episodes
+        save_checkpoint(ckpt, self.spec, vae, dit, meta, example_frames=examples)
         return ckpt

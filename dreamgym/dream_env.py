@@ -1,0 +1,124 @@
+"""``dreamgym/Dream-v0``: a world model as a Gymnasium environment.
+
+One step is one action chunk ``(chunk_size, action_dim)`` float32 within the spec's bounds;
+the observation is the last predicted frame ``(H, W, 3)`` uint8 and ``info["frames"]`` holds
+the whole chunk ``(chunk_size, H, W, 3)``.
+
+``reset(seed=..., options=...)`` options: ``start_frame`` (H, W, 3) uint8; otherwise one of
+the start frames given at construction (or the checkpoint's example frames) is picked with
+the env's RNG. The engine's noise seed is drawn from the env's RNG (``info["engine_seed"]``),
+so a seeded episode is reproducible, and stepping it chunk by chunk gives exactly
+``engine.predict(start_frame, concatenated_actions, seed=info["engine_seed"])``.
+
+Reward: ``scorer(frames (1, chunk, H, W, 3), actions (1, chunk, A)) -> (1,)`` if a scorer is
+given (the planners' scorer protocol), else 0. Termination: ``success_fn(frames_chunk)``
+if given. Truncation: ``max_episode_steps`` chunks (the TimeLimit of ``gym.make``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from engine.validation import as_actions, as_frame
+
+from .engines import load_start_frames, resolve_engine
+
+SEED_HIGH = 2**63 - 1
+
+
+def spaces_for(spec) -> tuple[spaces.Box, spaces.Box]:
+    """(observation_space, action_space) of one env for ``spec``."""
+    obs = spaces.Box(0, 255, (*spec.resolution, 3), np.uint8)
+    act = spaces.Box(
+        np.float32(spec.action_low), np.float32(spec.action_high), (spec.chunk_size, spec.action_dim), np.float32
+    )
+    return obs, act
+
+
+def score_rewards(scorer, frames: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """Rewards (K,) float64 from a scorer; NaN becomes -inf-safe worst (-1e9)."""
+    if scorer is None:
+        return np.zeros(len(frames))
+    r = scorer(frames, actions)
+    r = np.asarray(r.detach().cpu().numpy() if hasattr(r, "detach") else r, dtype=np.float64).reshape(-1)
+    if r.shape != (len(frames),):
+        raise ValueError(f"scorer must return one score per row ({len(frames)}), got shape {r.shape}")
+    return np.where(np.isfinite(r), r, -1e9)
+
+
+class DreamEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(
+        self,
+        engine=None,
+        scorer: Callable | None = None,
+        success_fn: Callable[[np.ndarray], bool] | None = None,
+        start_frames=None,
+        render_mode: str | None = None,
+        num_steps: int | None = None,
+        guidance: float | None = None,
+    ) -> None:
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.engine = resolve_engine(engine)
+        self.spec_model = self.engine.spec
+        self.metadata = {**self.metadata, "render_fps": self.spec_model.fps}
+        self.render_mode = render_mode
+        self.scorer, self.success_fn = scorer, success_fn
+        self.num_steps, self.guidance = num_steps, guidance
+        self.observation_space, self.action_space = spaces_for(self.spec_model)
+        frames = load_start_frames(start_frames, self.spec_model)
+        self.start_frames = frames if frames is not None else self.engine.example_frames
+        self._state = None
+        self._obs = np.zeros(self.observation_space.shape, np.uint8)
+        self.engine_seed = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        options = dict(options or {})
+        frame = options.pop("start_frame", None)
+        if options:
+            raise ValueError(f"unknown reset options {sorted(options)}; expected 'start_frame'")
+        self.engine_seed = int(self.np_random.integers(0, SEED_HIGH))
+        if frame is not None:
+            frame = as_frame(frame, self.spec_model, name="options['start_frame']")
+        elif self.start_frames is not None:
+            frame = self.start_frames[int(self.np_random.integers(0, len(self.start_frames)))]
+        else:
+            raise ValueError(
+                "no start frame: pass reset(options={'start_frame': frame}) or start_frames= when making the env"
+            )
+        self._state = self.engine.start(frame[None], self.engine_seed, self.num_steps, self.guidance)
+        self._obs = frame.copy()
+        return self._obs.copy(), {"engine_seed": self.engine_seed, "chunk_index": 0}
+
+    def step(self, action):
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        chunk = as_actions(
+            np.asarray(action) if not hasattr(action, "detach") else action, self.spec_model, name="action"
+        )
+        if chunk.shape[0] != self.spec_model.chunk_size:
+            raise ValueError(
+                f"action must be one chunk of shape ({self.spec_model.chunk_size}, {self.spec_model.action_dim}), "
+                f"got {chunk.shape}"
+            )
+        frames, self._state = self.engine.step(self._state, chunk[None])
+        reward = float(score_rewards(self.scorer, frames, chunk[None])[0])
+        self._obs = frames[0, -1].copy()
+        success = bool(self.success_fn(frames[0])) if self.success_fn is not None else False
+        info = {
+            "frames": frames[0],
+            "engine_seed": self.engine_seed,
+            "chunk_index": int(self._state.chunk_index[0]),
+            "is_success": success,
+        }
+        return self._obs.copy(), reward, success, False, info
+
+    def render(self):
+        return self._obs.copy()

@@ -1,0 +1,303 @@
+"""DreamEnv and DreamVectorEnv (on the tiny random model; the embedded model in test_push_model)."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from conftest import smooth_frame
+from gymnasium.utils.env_checker import check_env
+from gymnasium.vector import AutoresetMode
+
+import dreamgym  # noqa: F401  (registers the ids)
+from dreamgym import ChunkedEnv, DreamEnv, PerStepAdapter, RecordMP4
+from engine import decode_mp4, encode_mp4
+
+
+@pytest.fixture(scope="module")
+def starts():
+    return np.stack([smooth_frame(32, 32, i) for i in range(4)])
+
+
+def make(starts, **kw):
+    return gym.make("dreamgym/Dream-v0", engine="tiny-random", start_frames=starts, **kw)
+
+
+def chunk(env, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+
+
+def test_check_env_passes(starts):
+    check_env(make(starts).unwrapped)
+
+
+def test_spaces_follow_the_spec(starts):
+    env = make(starts)
+    assert env.observation_space.shape == (32, 32, 3) and env.observation_space.dtype == np.uint8
+    assert env.action_space.shape == (4, 2) and env.action_space.dtype == np.float32
+    assert np.all(env.action_space.low == -1) and np.all(env.action_space.high == 1)
+
+
+def test_same_seed_same_episode(starts):
+    a, b = make(starts), make(starts)
+    oa, ia = a.reset(seed=3)
+    ob, ib = b.reset(seed=3)
+    assert np.array_equal(oa, ob) and ia["engine_seed"] == ib["engine_seed"]
+    for t in range(3):
+        ra, rb = a.step(chunk(a, t)), b.step(chunk(b, t))
+        assert np.array_equal(ra[0], rb[0]) and np.array_equal(ra[4]["frames"], rb[4]["frames"])
+
+
+def test_different_seeds_differ(starts):
+    env = make(starts)
+    env.reset(seed=1)
+    f1 = env.step(chunk(env))[4]["frames"]
+    env.reset(seed=2)
+    f2 = env.step(chunk(env))[4]["frames"]
+    assert not np.array_equal(f1, f2)
+
+
+def test_episode_equals_engine_predict(starts):
+    env = make(starts)
+    obs, info = env.reset(seed=5)
+    actions = [chunk(env, t) for t in range(3)]
+    frames = [env.step(a)[4]["frames"] for a in actions]
+    eng = env.unwrapped.engine
+    whole = eng.predict(obs, np.concatenate(actions), seed=info["engine_seed"])
+    assert np.array_equal(np.concatenate(frames), whole.frames)
+
+
+def test_observation_is_last_frame_of_chunk(starts):
+    env = make(starts)
+    env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(chunk(env))
+    assert np.array_equal(obs, info["frames"][-1]) and info["frames"].shape == (4, 32, 32, 3)
+    assert type(reward) is float and type(terminated) is bool and type(truncated) is bool
+
+
+def test_start_frame_option(starts):
+    env = make(starts)
+    frame = smooth_frame(32, 32, 99)
+    obs, _ = env.reset(seed=0, options={"start_frame": frame})
+    assert np.array_equal(obs, frame)
+
+
+def test_start_frames_from_a_directory(tmp_path, starts):
+    from PIL import Image
+
+    for i, f in enumerate(starts[:2]):
+        Image.fromarray(f).save(tmp_path / f"{i}.png")
+    np.savez(tmp_path / "eps.npz", frames=np.stack([np.stack([starts[2]] * 3)]))
+    env = gym.make("dreamgym/Dream-v0", engine="tiny-random", start_frames=str(tmp_path))
+    assert len(env.unwrapped.start_frames) == 3
+
+
+def test_reset_without_any_start_frame_explains(tiny):
+    env = DreamEnv(engine=tiny)
+    with pytest.raises(ValueError, match="start_frame"):
+        env.reset(seed=0)
+
+
+def test_scorer_gives_reward_and_success_fn_terminates(starts):
+    calls = []
+
+    def scorer(frames, actions):
+        calls.append((frames.shape, actions.shape))
+        return -np.abs(frames.astype(float) - 128).mean(axis=(1, 2, 3, 4))
+
+    env = make(starts, scorer=scorer, success_fn=lambda frames: True)
+    env.reset(seed=0)
+    _, reward, terminated, _, info = env.step(chunk(env))
+    assert calls == [((1, 4, 32, 32, 3), (1, 4, 2))] and reward < 0
+    assert terminated is True and info["is_success"] is True
+
+
+def test_truncation_after_max_episode_steps(starts):
+    env = make(starts, max_episode_steps=2)
+    env.reset(seed=0)
+    assert env.step(chunk(env))[3] is False
+    assert env.step(chunk(env))[3] is True
+
+
+def test_engine_is_shared_between_envs(starts):
+    assert make(starts).unwrapped.engine is make(starts).unwrapped.engine
+
+
+@pytest.mark.parametrize(
+    "bad, exc, msg",
+    [
+        (np.zeros((4, 3), np.float32), ValueError, "action_dim = 2"),
+        (np.zeros((8, 2), np.float32), ValueError, "one chunk"),
+        (np.zeros(2, np.float32), ValueError, r"\(T, action_dim\)"),
+        (np.full((4, 2), np.nan, np.float32), ValueError, "finite"),
+        (np.full((4, 2), 2.0, np.float32), ValueError, "bounds"),
+        (np.zeros((4, 2), bool), TypeError, "real numbers"),
+    ],
+)
+def test_bad_actions_raise(starts, bad, exc, msg):
+    env = make(starts)
+    env.reset(seed=0)
+    with pytest.raises(exc, match=msg):
+        env.step(bad)
+
+
+@pytest.mark.parametrize(
+    "frame, exc, msg",
+    [
+        (np.zeros((16, 32, 3), np.uint8), ValueError, "expects"),
+        (np.zeros((32, 32, 3), np.float32), TypeError, "uint8"),
+        (np.zeros((32, 32), np.uint8), ValueError, "H, W, 3"),
+    ],
+)
+def test_bad_start_frames_raise(starts, frame, exc, msg):
+    env = make(starts)
+    with pytest.raises(exc, match=msg):
+        env.reset(seed=0, options={"start_frame": frame})
+
+
+# --- vector env ---------------------------------------------------------------------------
+
+
+def _success(frames):
+    return bool(int(frames[-1].sum()) % 3 == 0)
+
+
+def _run(venv, n, steps, seed=0):
+    rng = np.random.default_rng(seed)
+    out = [venv.reset(seed=10)]
+    for _ in range(steps):
+        a = rng.uniform(-1, 1, (n, 4, 2)).astype(np.float32)
+        out.append(venv.step(a))
+    return out
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
+def test_vector_env_matches_sequential_reference(starts, mode):
+    n, kw = 3, dict(engine="tiny-random", start_frames=starts, success_fn=_success, max_episode_steps=3)
+    batched = gym.make_vec("dreamgym/Dream-v0", num_envs=n, vector_kwargs={}, autoreset_mode=mode, **kw)
+    assert type(batched.unwrapped).__name__ == "DreamVectorEnv"
+    ref = gym.make_vec(
+        "dreamgym/Dream-v0", num_envs=n, vectorization_mode="sync", vector_kwargs={"autoreset_mode": mode}, **kw
+    )
+    got, want = _run(batched, n, 7), _run(ref, n, 7)
+    ended = 0
+    for g, w in zip(got[1:], want[1:], strict=True):
+        for a, b in zip(g[:4], w[:4], strict=True):
+            assert np.array_equal(a, b)
+        ended += int(np.sum(g[2] | g[3]))
+        if mode == AutoresetMode.SAME_STEP and "final_obs" in w[4]:
+            for i in np.flatnonzero(w[4]["_final_obs"]):
+                assert np.array_equal(g[4]["final_obs"][i], w[4]["final_obs"][i])
+    assert ended >= 2  # the run really exercised autoreset
+
+
+def test_vector_env_disabled_mode_with_reset_mask(starts):
+    n, kw = 3, dict(engine="tiny-random", start_frames=starts, max_episode_steps=2)
+    batched = gym.make_vec("dreamgym/Dream-v0", num_envs=n, autoreset_mode=AutoresetMode.DISABLED, **kw)
+    ref = gym.make_vec(
+        "dreamgym/Dream-v0",
+        num_envs=n,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED},
+        **kw,
+    )
+    rng = np.random.default_rng(0)
+    for env in (batched, ref):
+        env.reset(seed=4)
+    acts = [rng.uniform(-1, 1, (n, 4, 2)).astype(np.float32) for _ in range(2)]
+    for a in acts:
+        g, w = batched.step(a), ref.step(a)
+        assert all(np.array_equal(x, y) for x, y in zip(g[:4], w[:4], strict=True))
+    assert g[3].all()
+    mask = np.array([True, False, True])
+    g, w = batched.reset(options={"reset_mask": mask}), ref.reset(options={"reset_mask": mask})
+    assert np.array_equal(g[0][mask], w[0][mask])
+
+
+def test_vector_env_does_not_compute_finished_rows(starts):
+    venv = gym.make_vec(
+        "dreamgym/Dream-v0",
+        num_envs=3,
+        engine="tiny-random",
+        start_frames=starts,
+        max_episode_steps=1,
+        autoreset_mode=AutoresetMode.DISABLED,
+    )
+    venv.reset(seed=0)
+    eng = venv.unwrapped.engine
+    seen = []
+    real_step = eng.step
+
+    def spy(state, chunks):
+        seen.append(len(state))
+        return real_step(state, chunks)
+
+    eng.step = spy
+    try:
+        a = np.zeros((3, 4, 2), np.float32)
+        venv.step(a)  # all three finish (max 1 step)
+        venv.reset(options={"reset_mask": np.array([True, False, False])})
+        venv.step(a)
+    finally:
+        del eng.step
+    assert seen == [3, 1]
+
+
+def test_vector_env_different_start_frames_per_row(starts):
+    venv = gym.make_vec("dreamgym/Dream-v0", num_envs=3, engine="tiny-random")
+    obs, _ = venv.reset(seed=0, options={"start_frames": starts[:3]})
+    assert np.array_equal(obs, starts[:3])
+
+
+def test_vector_env_attributes(starts):
+    venv = gym.make_vec("dreamgym/Dream-v0", num_envs=2, engine="tiny-random", start_frames=starts).unwrapped
+    venv.reset(seed=1)
+    seeds = venv.get_attr("engine_seed")
+    assert len(seeds) == 2 and seeds[0] != seeds[1]
+    venv.set_attr("elapsed_steps", [5, 6])
+    assert venv.get_attr("elapsed_steps") == (5, 6)
+    assert venv.get_attr("spec_model")[0].name == "tiny-random"
+    assert len(venv.call("render")) == 2
+
+
+# --- wrappers -----------------------------------------------------------------------------
+
+
+def test_recorder_writes_every_predicted_frame(starts, tmp_path):
+    env = RecordMP4(make(starts, max_episode_steps=2), tmp_path)
+    obs0, _ = env.reset(seed=0)
+    frames = [obs0[None]]
+    done = False
+    while not done:
+        _, _, term, trunc, info = env.step(chunk(env))
+        frames.append(info["frames"])
+        done = term or trunc
+    env.close()
+    (path,) = env.paths
+    assert decode_mp4(path).shape[0] == 1 + 2 * 4
+    assert path.read_bytes() == encode_mp4(np.concatenate(frames), fps=10)
+
+
+def test_per_step_adapter_replays_chunk_frames_one_per_step(starts):
+    inner = make(starts)
+    env = PerStepAdapter(inner)
+    assert env.action_space.shape == (2,)
+    obs0, _ = env.reset(seed=0)
+    acts = np.random.default_rng(0).uniform(-1, 1, (12, 2)).astype(np.float32)
+    observations = [env.step(a)[0] for a in acts]
+    assert all(np.array_equal(o, obs0) for o in observations[:4])  # nothing predicted yet
+    ref = make(starts)
+    o, info = ref.reset(seed=0)
+    f1 = ref.step(acts[:4])[4]["frames"]
+    f2 = ref.step(acts[4:8])[4]["frames"]
+    assert all(np.array_equal(observations[4 + i], f1[i]) for i in range(4))
+    assert all(np.array_equal(observations[8 + i], f2[i]) for i in range(4))
+
+
+def test_chunked_push_env_shares_the_dream_env_conventions():
+    push = ChunkedEnv(gym.make("dreamgym/Push-v0"), chunk_size=8)
+    dream_spec = dreamgym.ToyWorldModel().spec
+    assert push.action_space.shape == (dream_spec.chunk_size, dream_spec.action_dim)
+    obs, _ = push.reset(seed=0)
+    assert obs.shape == (*dream_spec.resolution, 3)
+    obs, _, _, _, info = push.step(np.zeros((8, 2), np.float32))
+    assert info["frames"].shape == (8, 64, 64, 3)
