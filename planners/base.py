@@ -1,0 +1,235 @@
+"""What every planner shares: the protocols, the result, and the trajectory-optimiser base.
+
+* :class:`RolloutModel` — ``spec`` + ``predict_batch(start_frame, actions_KTA, seed)``: the
+  local engine, a remote client and the exact toy world all satisfy it.
+* :class:`Scorer` — ``scorer(frames_KTHW3, actions_KTA) -> scores (K,)``, higher is better.
+* :class:`TrajectoryOptimizer` — owns the action bounds, the seeded ``torch.Generator``, the
+  warm start (previous plan shifted by the executed actions, seeded as a candidate), the
+  split of K candidates into micro-batches, NaN handling, history, callbacks and timing.
+  A planner subclass implements :meth:`_optimize` only.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+
+@runtime_checkable
+class RolloutModel(Protocol):
+    spec: Any
+
+    def predict_batch(self, start_frame, actions, seed=0): ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    def __call__(self, frames, actions) -> torch.Tensor: ...
+
+
+@dataclass
+class PlanResult:
+    """One call of ``plan``.
+
+    Attributes:
+        actions: (T, A) float32, the plan.
+        score: the model's score of ``actions`` (higher is better).
+        candidates: (K, T, A) float32, the last iteration's candidates.
+        scores: (K,) float32, their scores.
+        frames: (K, T, H, W, 3) uint8, the last iteration's predicted frames (None if not kept).
+        history: one dict per iteration (best, mean, elite mean score, std).
+        model_calls: number of ``predict_batch`` calls; rollouts: candidates rolled out.
+        wall_s: planning wall time.
+    """
+
+    actions: np.ndarray
+    score: float
+    candidates: np.ndarray
+    scores: np.ndarray
+    frames: np.ndarray | None = None
+    history: list[dict] = field(default_factory=list)
+    model_calls: int = 0
+    rollouts: int = 0
+    wall_s: float = 0.0
+
+
+def to_scores(values, k: int) -> torch.Tensor:
+    """Scores as float64 (K,) with NaN mapped to -inf (the worst score)."""
+    s = values.detach().cpu() if isinstance(values, torch.Tensor) else torch.as_tensor(np.asarray(values))
+    s = s.to(torch.float64).reshape(-1)
+    if s.shape[0] != k:
+        raise ValueError(f"the scorer must return one score per candidate ({k}), got shape {tuple(s.shape)}")
+    return torch.where(torch.isnan(s), torch.tensor(float("-inf"), dtype=s.dtype), s)
+
+
+def _colour_amplitudes(t: int, beta: float) -> torch.Tensor:
+    freqs = torch.fft.rfftfreq(t)
+    freqs[0] = freqs[1] if t > 1 else 1.0  # the constant component gets the lowest frequency's power
+    return freqs ** (-beta / 2)
+
+
+@functools.lru_cache(maxsize=64)
+def _colour_scale(t: int, beta: float) -> float:
+    """Std of unnormalised coloured noise, measured once on a fixed generator, so that samples
+    have unit variance without removing each sample's own mean (which would forbid shifts
+    of the whole sequence)."""
+    g = torch.Generator().manual_seed(0)
+    amp = _colour_amplitudes(t, beta)
+    z = torch.complex(torch.randn((4096, len(amp)), generator=g), torch.randn((4096, len(amp)), generator=g))
+    return float(torch.fft.irfft(z * amp, n=t).std())
+
+
+class TrajectoryOptimizer:
+    """Base of every planner.
+
+    Args:
+        model: a :class:`RolloutModel`.
+        scorer: a :class:`Scorer`.
+        horizon: actions per plan, a positive multiple of ``model.spec.chunk_size``.
+        population: candidates per iteration.
+        iterations: refinement iterations.
+        seed: seed of the planner's ``torch.Generator`` (same seed, same plan).
+        rollout_seed: the model's noise seed, shared by all candidates so scores compare
+            actions, not noise.
+        max_batch: candidates per ``predict_batch`` call (bounds memory); None = all at once.
+        extra_candidates: callable ``base (T, A) -> (M, T, A)`` injected in the first iteration
+            (e.g. ``Lattice(...).candidates``).
+        callback: called after every iteration with ``(iteration, info_dict)``.
+        keep_frames: keep the last iteration's predicted frames in the result.
+    """
+
+    def __init__(
+        self,
+        model: RolloutModel,
+        scorer: Callable,
+        *,
+        horizon: int,
+        population: int = 32,
+        iterations: int = 1,
+        seed: int = 0,
+        rollout_seed: int = 0,
+        max_batch: int | None = None,
+        extra_candidates: Callable | None = None,
+        callback: Callable | None = None,
+        keep_frames: bool = True,
+    ) -> None:
+        spec = model.spec
+        if not isinstance(horizon, int) or horizon <= 0 or horizon % spec.chunk_size:
+            raise ValueError(f"horizon must be a positive multiple of chunk_size = {spec.chunk_size}, got {horizon!r}")
+        for name, v in (("population", population), ("iterations", iterations)):
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if max_batch is not None and (not isinstance(max_batch, int) or max_batch < 1):
+            raise ValueError(f"max_batch must be a positive int or None, got {max_batch!r}")
+        self.model, self.scorer = model, scorer
+        self.horizon, self.population, self.iterations = horizon, population, iterations
+        self.action_dim = spec.action_dim
+        self.low, self.high = float(spec.action_low), float(spec.action_high)
+        self.seed, self.rollout_seed = seed, rollout_seed
+        self.max_batch = max_batch
+        self.extra_candidates, self.callback = extra_candidates, callback
+        self.keep_frames = keep_frames
+        self.generator = torch.Generator().manual_seed(seed)
+        self._warm: torch.Tensor | None = None
+        self._calls = self._rollouts = 0
+
+    # --- warm start ---------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the previous plan and reseed the generator."""
+        self._warm = None
+        self.generator.manual_seed(self.seed)
+
+    def shift(self, executed: int, plan: np.ndarray | torch.Tensor) -> None:
+        """Warm start from ``plan`` shifted by the ``executed`` actions; the tail repeats the
+        last action."""
+        p = torch.as_tensor(np.asarray(plan), dtype=torch.float32)
+        if p.shape != (self.horizon, self.action_dim):
+            raise ValueError(f"plan must be ({self.horizon}, {self.action_dim}), got {tuple(p.shape)}")
+        if not 0 <= executed <= self.horizon:
+            raise ValueError(f"executed must be in [0, {self.horizon}], got {executed}")
+        tail = p[-1:].expand(executed, -1)
+        self._warm = torch.cat([p[executed:], tail]) if executed < self.horizon else tail.clone()
+
+    def base_plan(self, init=None) -> torch.Tensor:
+        """The plan to search around: ``init`` if given, else the warm start, else the bounds' middle."""
+        if init is not None:
+            p = torch.as_tensor(np.asarray(init), dtype=torch.float32)
+            if p.shape != (self.horizon, self.action_dim):
+                raise ValueError(f"init must have shape ({self.horizon}, {self.action_dim}), got {tuple(p.shape)}")
+            return self.clip(p)
+        if self._warm is not None:
+            return self._warm.clone()
+        return torch.full((self.horizon, self.action_dim), (self.low + self.high) / 2)
+
+    def clip(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(self.low, self.high)
+
+    # --- evaluation -----------------------------------------------------------------------
+    def evaluate(self, frame: np.ndarray, candidates: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+        """Roll out and score (K, T, A) candidates in micro-batches; returns scores (K,) float64
+        and frames (K, T, H, W, 3) uint8."""
+        cand = self.clip(candidates).numpy().astype(np.float32)
+        k = cand.shape[0]
+        step = self.max_batch or k
+        scores, frames = [], []
+        for lo in range(0, k, step):
+            part = cand[lo : lo + step]
+            batch = self.model.predict_batch(frame, part, seed=self.rollout_seed)
+            f = batch.frames
+            self._calls += 1
+            self._rollouts += len(part)
+            scores.append(to_scores(self.scorer(f, part), len(part)))
+            frames.append(f)
+        return torch.cat(scores), np.concatenate(frames)
+
+    # --- the public call ------------------------------------------------------------------
+    def plan(self, frame, init=None) -> PlanResult:
+        """Plan from ``frame`` (H, W, 3) uint8. ``init`` (T, A) overrides the warm start."""
+        frame = np.asarray(frame)
+        t0 = time.perf_counter()
+        self._calls = self._rollouts = 0
+        result = self._optimize(frame, self.base_plan(init))
+        result.actions = self.clip(torch.as_tensor(result.actions)).numpy().astype(np.float32)
+        result.model_calls, result.rollouts = self._calls, self._rollouts
+        result.wall_s = time.perf_counter() - t0
+        if not self.keep_frames:
+            result.frames = None
+        return result
+
+    def _notify(self, iteration: int, info: dict) -> None:
+        if self.callback is not None:
+            self.callback(iteration, info)
+
+    def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:  # pragma: no cover
+        raise NotImplementedError
+
+    # --- sampling helpers --------------------------------------------------------------------
+    def noise(self, n: int, beta: float = 0.0) -> torch.Tensor:
+        """(n, T, A) standard noise; ``beta > 0`` gives temporally correlated "coloured" noise
+        with power spectrum 1/f^beta along time (iCEM), normalised to unit variance."""
+        t, a = self.horizon, self.action_dim
+        if beta <= 0:
+            return torch.randn((n, t, a), generator=self.generator)
+        amp = _colour_amplitudes(t, beta)
+        re = torch.randn((n, a, len(amp)), generator=self.generator)
+        im = torch.randn((n, a, len(amp)), generator=self.generator)
+        x = torch.fft.irfft(torch.complex(re, im) * amp, n=t) / _colour_scale(t, beta)
+        return x.transpose(1, 2).contiguous()
+
+    def injected(self, base: torch.Tensor) -> torch.Tensor:
+        """First-iteration extras: the base plan itself plus ``extra_candidates(base)``."""
+        extra = [base[None]]
+        if self.extra_candidates is not None:
+            e = torch.as_tensor(np.asarray(self.extra_candidates(base.numpy())), dtype=torch.float32)
+            if e.ndim != 3 or e.shape[1:] != base.shape:
+                raise ValueError(
+                    f"extra_candidates must return (M, {self.horizon}, {self.action_dim}), got {tuple(e.shape)}"
+                )
+            extra.append(e)
+        return self.clip(torch.cat(extra))

@@ -1,0 +1,104 @@
+"""The cross-entropy method over action sequences, with the iCEM options."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .base import PlanResult, TrajectoryOptimizer
+
+
+class CEM(TrajectoryOptimizer):
+    """Iteratively refit a diagonal Gaussian over action sequences to the elites.
+
+    Args (besides the base ones):
+        elites: number of elite samples refit each iteration.
+        init_std: initial std in units of the half action range.
+        min_std: the std never falls below this (same units).
+        momentum: ``new = momentum * old + (1 - momentum) * elite_fit`` for mean and std.
+        beta: coloured-noise exponent (iCEM; 0 = white noise, 2 = strongly correlated in time).
+        keep_elites: fraction of elites carried into the next iteration's population and into
+            the next ``plan`` call (shifted with the warm start), as in iCEM.
+        return_mean: return the final mean (default; more robust with a learned model, and it
+            is scored with one extra rollout) instead of the best sample seen.
+    """
+
+    def __init__(
+        self,
+        model,
+        scorer,
+        *,
+        elites: int = 6,
+        init_std: float = 0.5,
+        min_std: float = 0.05,
+        momentum: float = 0.1,
+        beta: float = 0.0,
+        keep_elites: float = 0.0,
+        return_mean: bool = True,
+        **kw,
+    ):
+        super().__init__(model, scorer, **kw)
+        if not 1 <= elites <= self.population:
+            raise ValueError(f"elites must be in [1, population = {self.population}], got {elites}")
+        if not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if not 0 <= keep_elites <= 1:
+            raise ValueError(f"keep_elites must be a fraction in [0, 1], got {keep_elites}")
+        self.n_elites, self.init_std, self.min_std = elites, init_std, min_std
+        self.momentum, self.beta, self.keep_elites, self.return_mean = momentum, beta, keep_elites, return_mean
+        self._kept: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        super().reset()
+        self._kept = None
+
+    def shift(self, executed: int, plan) -> None:
+        super().shift(executed, plan)
+        if self._kept is not None and executed:
+            k = self._kept
+            self._kept = torch.cat([k[:, executed:], k[:, -1:].expand(-1, min(executed, self.horizon), -1)], 1)[
+                :, : self.horizon
+            ]
+
+    def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:
+        half = (self.high - self.low) / 2
+        mean = base.clone()
+        std = torch.full_like(mean, self.init_std * half)
+        best_a, best_s = mean.clone(), float("-inf")
+        n_keep = int(round(self.keep_elites * self.n_elites))
+        history = []
+        carried = self._kept if (n_keep and self._kept is not None) else None
+        for it in range(self.iterations):
+            parts = [self.injected(mean)] if it == 0 else []
+            if carried is not None:
+                parts.append(carried[:n_keep])
+            fixed = torch.cat(parts) if parts else torch.empty(0, *mean.shape)
+            n = max(self.population - len(fixed), 1)
+            samples = self.clip(mean + std * self.noise(n, self.beta))
+            cands = torch.cat([fixed, samples])[: max(self.population, 1)]
+            scores, frames = self.evaluate(frame, cands)
+            order = torch.argsort(scores, descending=True)
+            elite = cands[order[: self.n_elites]]
+            if float(scores[order[0]]) > best_s:
+                best_a, best_s = cands[order[0]].clone(), float(scores[order[0]])
+            new_mean, new_std = elite.mean(0), elite.std(0, unbiased=False)
+            mean = self.momentum * mean + (1 - self.momentum) * new_mean
+            std = (self.momentum * std + (1 - self.momentum) * new_std).clamp_min(self.min_std * half)
+            carried = elite
+            info = {
+                "iteration": it,
+                "best": best_s,
+                "mean": float(scores[torch.isfinite(scores)].mean()) if torch.isfinite(scores).any() else float("-inf"),
+                "elite_mean": float(scores[order[: self.n_elites]].mean()),
+                "std": float(std.mean()),
+            }
+            history.append(info)
+            self._notify(it, info)
+        self._kept = carried.clone() if n_keep else None
+        if self.return_mean:
+            mean = self.clip(mean)
+            mean_score, _ = self.evaluate(frame, mean[None])
+            return PlanResult(
+                mean.numpy(), float(mean_score[0]), cands.numpy(), scores.numpy().astype(np.float32), frames, history
+            )
+        return PlanResult(best_a.numpy(), best_s, cands.numpy(), scores.numpy().astype(np.float32), frames, history)

@@ -1,0 +1,46 @@
+"""Random shooting: sample K sequences around a reference plan, keep the best."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .base import PlanResult, TrajectoryOptimizer
+
+
+class RandomShooting(TrajectoryOptimizer):
+    """Sample ``population`` sequences ``base + std * noise`` (clipped to the bounds) per
+    iteration, always including the base plan (the warm start), and keep the best. With
+    ``iterations > 1`` each iteration re-centres on the best so far.
+
+    Args (besides the base ones): ``std`` (in units of the half action range, default 0.5),
+    ``beta`` (0: white noise; > 0: coloured noise along time), ``uniform`` (sample uniformly
+    over the bounds instead of around the base).
+    """
+
+    def __init__(self, model, scorer, *, std: float = 0.5, beta: float = 0.0, uniform: bool = False, **kw):
+        super().__init__(model, scorer, **kw)
+        if std < 0:
+            raise ValueError(f"std must be >= 0, got {std}")
+        self.std, self.beta, self.uniform = std, beta, uniform
+
+    def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:
+        half = (self.high - self.low) / 2
+        best_a, best_s = base, float("-inf")
+        history = []
+        for it in range(self.iterations):
+            extra = self.injected(best_a) if it == 0 else best_a[None]
+            n = max(self.population - len(extra), 0)
+            if self.uniform:
+                samples = self.low + (self.high - self.low) * torch.rand((n, *base.shape), generator=self.generator)
+            else:
+                samples = best_a + self.std * half * self.noise(n, self.beta)
+            cands = self.clip(torch.cat([extra, samples]))[: max(self.population, 1)]
+            scores, frames = self.evaluate(frame, cands)
+            i = int(torch.argmax(scores))
+            if float(scores[i]) > best_s:
+                best_a, best_s = cands[i].clone(), float(scores[i])
+            info = {"iteration": it, "best": best_s, "mean": float(scores[torch.isfinite(scores)].mean())}
+            history.append(info)
+            self._notify(it, info)
+        return PlanResult(best_a.numpy(), best_s, cands.numpy(), scores.numpy().astype(np.float32), frames, history)

@@ -1,0 +1,254 @@
+"""Scorers: ``scorer(frames (K, T, H, W, 3) uint8, actions (K, T, A)) -> scores (K,)``.
+
+Higher is better, computed batched on tensors; a NaN score is mapped to ``-inf`` (the
+worst) by every scorer here and again by the planners.
+
+* :class:`GoalDistance` — pixel L2 and/or SSIM against a goal image, on the last frame or
+  time-weighted over the rollout; an optional Gaussian blur widens the basin of attraction
+  when objects are small.
+* :class:`DinoLatent` — distance between DINOv2 patch features (``transformers``) of the
+  predicted frames and of the goal; weights come from a local directory only.
+* :class:`RewardModel` — any ``torch.nn.Module`` mapping frames (and optionally actions) to
+  rewards.
+* :class:`Weighted` — a weighted sum of scorers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def as_video_tensor(frames) -> torch.Tensor:
+    """(K, T, H, W, 3) uint8 (numpy or torch) -> (K, T, 3, H, W) float32 in [0, 1]."""
+    x = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
+    if x.ndim != 5 or x.shape[-1] != 3:
+        raise ValueError(f"frames must have shape (K, T, H, W, 3), got {tuple(x.shape)}")
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return x.permute(0, 1, 4, 2, 3)
+
+
+def _image_tensor(image, name: str = "goal_image") -> torch.Tensor:
+    x = image if isinstance(image, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(image)))
+    if x.ndim != 3 or x.shape[-1] != 3:
+        raise ValueError(f"{name} must be an (H, W, 3) image, got shape {tuple(x.shape)}")
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return x.permute(2, 0, 1)
+
+
+def _nan_to_worst(s: torch.Tensor) -> torch.Tensor:
+    return torch.where(torch.isnan(s), torch.full_like(s, float("-inf")), s)
+
+
+def time_weights(t: int, weighting: str | np.ndarray) -> torch.Tensor:
+    """(T,) weights summing to 1: ``"last"``, ``"uniform"``, ``"linear"`` (later frames weigh
+    more) or an explicit array."""
+    if isinstance(weighting, str):
+        if weighting == "last":
+            w = torch.zeros(t)
+            w[-1] = 1.0
+        elif weighting == "uniform":
+            w = torch.ones(t)
+        elif weighting == "linear":
+            w = torch.arange(1, t + 1, dtype=torch.float32)
+        else:
+            raise ValueError(f"weighting must be 'last', 'uniform', 'linear' or an array, got {weighting!r}")
+    else:
+        w = torch.as_tensor(np.asarray(weighting), dtype=torch.float32)
+        if w.shape != (t,) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"time weights must be {t} non-negative numbers with a positive sum")
+    return w / w.sum()
+
+
+def _gaussian_kernel(sigma: float) -> torch.Tensor:
+    radius = max(1, int(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-(x**2) / (2 * sigma**2))
+    return k / k.sum()
+
+
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W) with reflect padding."""
+    if sigma <= 0:
+        return x
+    k = _gaussian_kernel(sigma).to(x)
+    c, r = x.shape[1], (len(k) - 1) // 2
+    x = F.pad(x, (r, r, 0, 0), mode="reflect" if r < x.shape[-1] else "replicate")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    x = F.pad(x, (0, 0, r, r), mode="reflect" if r < x.shape[-2] else "replicate")
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
+    """Mean SSIM per image of (N, C, H, W) in [0, 1] (Gaussian window, the usual constants)."""
+    c1, c2 = 0.01**2, 0.03**2
+    mu_a, mu_b = blur(a, sigma), blur(b, sigma)
+    saa = blur(a * a, sigma) - mu_a**2
+    sbb = blur(b * b, sigma) - mu_b**2
+    sab = blur(a * b, sigma) - mu_a * mu_b
+    num = (2 * mu_a * mu_b + c1) * (2 * sab + c2)
+    den = (mu_a**2 + mu_b**2 + c1) * (saa + sbb + c2)
+    return (num / den).mean(dim=(1, 2, 3))
+
+
+class GoalDistance:
+    """Minus a distance between predicted frames and a goal image.
+
+    Args:
+        goal_image: (H, W, 3) uint8.
+        metric: ``"l2"`` (mean squared error in [0, 1] units), ``"ssim"`` (1 - SSIM) or
+            ``"l2+ssim"`` (their sum).
+        weighting: ``"last"`` (default), ``"uniform"``, ``"linear"`` or (T,) weights.
+        blur_sigma: Gaussian blur (pixels) applied to frames and goal before comparing.
+    """
+
+    def __init__(self, goal_image, *, metric: str = "l2", weighting="last", blur_sigma: float = 0.0):
+        if metric not in ("l2", "ssim", "l2+ssim"):
+            raise ValueError(f"metric must be 'l2', 'ssim' or 'l2+ssim', got {metric!r}")
+        self.goal = _image_tensor(goal_image)
+        self.metric, self.weighting, self.blur_sigma = metric, weighting, float(blur_sigma)
+        self._goal_b = blur(self.goal[None], self.blur_sigma)
+
+    def __call__(self, frames, actions=None) -> torch.Tensor:
+        x = as_video_tensor(frames)
+        k, t = x.shape[:2]
+        if x.shape[-2:] != self.goal.shape[-2:]:
+            raise ValueError(f"frames are {tuple(x.shape[-2:])}, the goal image is {tuple(self.goal.shape[-2:])}")
+        w = time_weights(t, self.weighting)
+        used = torch.nonzero(w).flatten()
+        xs = blur(x[:, used].flatten(0, 1), self.blur_sigma)
+        g = self._goal_b.expand(len(xs), -1, -1, -1)
+        d = torch.zeros(len(xs))
+        if "l2" in self.metric:
+            d = d + ((xs - g) ** 2).mean(dim=(1, 2, 3))
+        if "ssim" in self.metric:
+            d = d + (1 - ssim(xs, g))
+        d = d.view(k, len(used))
+        return _nan_to_worst(-(d * w[used]).sum(1))
+
+
+class DinoLatent:
+    """Minus the mean squared distance between DINOv2 patch features of predicted frames and
+    of the goal image.
+
+    Args:
+        goal_image: (H, W, 3) uint8.
+        model_dir: a local directory holding a ``transformers`` Dinov2 checkpoint
+            (``config.json`` + weights). Nothing is downloaded.
+        model: alternatively, a ready ``transformers.Dinov2Model`` (e.g. randomly initialised).
+        weighting: as in :class:`GoalDistance`.
+        image_size: frames are resized to this (default: the model's ``config.image_size``).
+        batch_size: frames per forward pass.
+    """
+
+    MEAN = (0.485, 0.456, 0.406)
+    STD = (0.229, 0.224, 0.225)
+
+    def __init__(
+        self,
+        goal_image,
+        *,
+        model_dir: str | os.PathLike | None = None,
+        model=None,
+        weighting="last",
+        image_size: int | None = None,
+        batch_size: int = 64,
+        device=None,
+    ):
+        if model is None:
+            if model_dir is None:
+                raise ValueError("DinoLatent needs model_dir= (a local DINOv2 directory) or model=")
+            path = Path(model_dir)
+            if not (path / "config.json").is_file():
+                raise FileNotFoundError(
+                    f"DINOv2 weights not found: expected a transformers checkpoint directory with config.json and "
+                    f"model weights at {path} (e.g. a local copy of facebook/dinov2-small); nothing is downloaded"
+                )
+            from transformers import Dinov2Model
+
+            model = Dinov2Model.from_pretrained(str(path), local_files_only=True)
+        self.model = model.eval().requires_grad_(False)
+        self.device = torch.device(device) if device else next(self.model.parameters()).device
+        self.image_size = int(image_size or self.model.config.image_size)
+        self.weighting, self.batch_size = weighting, batch_size
+        self.goal_features = self.features(_image_tensor(goal_image)[None])
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] -> patch features (N, P, D)."""
+        x = F.interpolate(images, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
+        mean = torch.tensor(self.MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(self.STD).view(1, 3, 1, 1)
+        x = ((x - mean) / std).to(self.device)
+        outs = [
+            self.model(pixel_values=x[i : i + self.batch_size]).last_hidden_state[:, 1:].float().cpu()
+            for i in range(0, len(x), self.batch_size)
+        ]
+        return torch.cat(outs)
+
+    def __call__(self, frames, actions=None) -> torch.Tensor:
+        x = as_video_tensor(frames)
+        k, t = x.shape[:2]
+        w = time_weights(t, self.weighting)
+        used = torch.nonzero(w).flatten()
+        feats = self.features(x[:, used].flatten(0, 1))
+        d = ((feats - self.goal_features) ** 2).mean(dim=(1, 2)).view(k, len(used))
+        return _nan_to_worst(-(d * w[used]).sum(1))
+
+
+class RewardModel:
+    """Wrap a ``torch.nn.Module`` as a scorer.
+
+    The module receives frames (K, T, 3, H, W) float32 in [0, 1] (and actions (K, T, A)
+    float32 when ``use_actions``) and returns rewards (K,) or (K, T); per-frame rewards are
+    reduced with ``reduce`` (``"sum"``, ``"mean"`` or ``"last"``).
+    """
+
+    def __init__(self, module: torch.nn.Module, *, use_actions: bool = False, reduce: str = "sum", device=None):
+        if reduce not in ("sum", "mean", "last"):
+            raise ValueError(f"reduce must be 'sum', 'mean' or 'last', got {reduce!r}")
+        self.module = module.eval()
+        self.use_actions, self.reduce = use_actions, reduce
+        params = list(module.parameters())
+        self.device = torch.device(device) if device else (params[0].device if params else torch.device("cpu"))
+
+    @torch.no_grad()
+    def __call__(self, frames, actions=None) -> torch.Tensor:
+        x = as_video_tensor(frames).to(self.device)
+        if self.use_actions:
+            if actions is None:
+                raise ValueError("this RewardModel needs actions")
+            a = torch.as_tensor(np.asarray(actions), dtype=torch.float32, device=self.device)
+            r = self.module(x, a)
+        else:
+            r = self.module(x)
+        r = r.float().cpu()
+        k = x.shape[0]
+        if r.shape == (k, x.shape[1]):
+            r = {"sum": r.sum(1), "mean": r.mean(1), "last": r[:, -1]}[self.reduce]
+        if r.shape != (k,):
+            raise ValueError(f"the reward module must return (K,) or (K, T) rewards, got {tuple(r.shape)}")
+        return _nan_to_worst(r)
+
+
+class Weighted:
+    """``sum_i w_i * scorer_i``. Give ``[(w, scorer), ...]`` or ``scorers, weights=``."""
+
+    def __init__(self, scorers, weights=None):
+        pairs = list(scorers) if weights is None else list(zip(weights, scorers, strict=True))
+        if not pairs:
+            raise ValueError("Weighted needs at least one scorer")
+        self.pairs = [(float(w), s) for w, s in pairs]
+
+    def __call__(self, frames, actions=None) -> torch.Tensor:
+        total = None
+        for w, s in self.pairs:
+            if w == 0:
+                continue
+            v = torch.as_tensor(s(frames, actions), dtype=torch.float64) * w
+            total = v if total is None else total + v
+        return _nan_to_worst(total)

@@ -1,0 +1,254 @@
+"""Planners, scorers and the MPC loop."""
+
+import asyncio
+
+import numpy as np
+import pytest
+import torch
+
+from engine import Engine, RolloutBatch, get_spec
+from engine.rollout import Rollout
+from planners import CEM, MPC, AsyncMPC, Lattice, RandomShooting
+from planners.viz import candidate_grid, plot_scores, write_candidate_grid
+
+
+class ActionLog:
+    """A RolloutModel whose frames are blank: for optimiser tests where only the actions
+    matter (the scorer reads the actions). It records every action batch it is given."""
+
+    def __init__(self, spec_name="tiny-random"):
+        self.spec = get_spec(spec_name)
+        self.seen = []
+
+    def predict_batch(self, start_frame, actions, seed=0):
+        actions = np.asarray(actions)
+        self.seen.append(actions.copy())
+        k, t, _ = actions.shape
+        frames = np.zeros((k, t, *self.spec.resolution, 3), np.uint8)
+        rs = [Rollout(frames[i], start_frame, actions[i], seed, "log", "", 0, 0.0, 10) for i in range(k)]
+        return RolloutBatch(rs, 0.0)
+
+
+def quadratic(target):
+    target = torch.as_tensor(target, dtype=torch.float64)
+
+    def scorer(frames, actions):
+        a = torch.as_tensor(np.asarray(actions), dtype=torch.float64)
+        return -((a - target) ** 2).sum(dim=(1, 2))
+
+    return scorer
+
+
+FRAME = np.zeros((32, 32, 3), np.uint8)
+H = 8
+TARGET_VARYING = np.stack([np.linspace(-0.6, 0.6, H), np.linspace(0.5, -0.3, H)], 1)
+TARGET_CONST = np.tile([[0.3, -0.45]], (H, 1))
+
+
+@pytest.mark.parametrize(
+    "make, target, tol",
+    [
+        (lambda m, s: CEM(m, s, horizon=H, population=64, iterations=12, elites=8, seed=0), TARGET_VARYING, 0.05),
+        (
+            lambda m, s: CEM(
+                m, s, horizon=H, population=64, iterations=12, elites=8, beta=1.0, keep_elites=0.3, seed=0
+            ),
+            TARGET_VARYING,
+            0.08,
+        ),
+        (
+            lambda m, s: RandomShooting(m, s, horizon=H, population=256, iterations=8, std=0.2, seed=0),
+            TARGET_VARYING,
+            0.3,
+        ),
+        (lambda m, s: Lattice(m, s, horizon=H, population=24, iterations=10, seed=0), TARGET_CONST, 0.05),
+    ],
+    ids=["cem", "icem", "random-shooting", "lattice"],
+)
+def test_planner_reaches_the_optimum_of_a_quadratic(make, target, tol):
+    result = make(ActionLog(), quadratic(target)).plan(FRAME)
+    assert result.actions.shape == (H, 2) and result.actions.dtype == np.float32
+    assert np.abs(result.actions - target).max() < tol
+    assert result.score <= 0 and result.model_calls >= 1 and result.rollouts >= result.candidates.shape[0]
+
+
+@pytest.mark.parametrize("cls", [CEM, RandomShooting, Lattice])
+def test_bounds_are_always_respected(cls):
+    model = ActionLog()
+    result = cls(model, quadratic(np.full((H, 2), 3.0)), horizon=H, population=16, iterations=3, seed=0).plan(FRAME)
+    seen = np.concatenate(model.seen)
+    assert seen.min() >= -1 and seen.max() <= 1
+    assert result.actions.min() >= -1 and result.actions.max() <= 1 and result.actions.mean() > 0.2
+
+
+@pytest.mark.parametrize("cls", [CEM, RandomShooting, Lattice])
+def test_same_seed_gives_the_same_plan(cls):
+    kw = dict(horizon=H, population=16, iterations=2)
+    a = cls(ActionLog(), quadratic(TARGET_VARYING), seed=3, **kw).plan(FRAME)
+    b = cls(ActionLog(), quadratic(TARGET_VARYING), seed=3, **kw).plan(FRAME)
+    c = cls(ActionLog(), quadratic(TARGET_VARYING), seed=4, **kw).plan(FRAME)
+    assert np.array_equal(a.actions, b.actions) and np.array_equal(a.candidates, b.candidates)
+    if cls is not Lattice:  # the lattice itself is deterministic; its random top-up needs population > 19
+        assert not np.array_equal(a.candidates, c.candidates)
+
+
+def test_warm_start_is_the_previous_plan_shifted():
+    model = ActionLog()
+    planner = CEM(model, quadratic(TARGET_VARYING), horizon=H, population=8, iterations=1, seed=0)
+    plan = np.arange(H * 2, dtype=np.float32).reshape(H, 2) / 100
+    planner.shift(3, plan)
+    want = np.concatenate([plan[3:], np.repeat(plan[-1:], 3, 0)])
+    assert np.allclose(planner.base_plan().numpy(), want)
+    planner.plan(FRAME)
+    assert any(np.allclose(c, want) for c in model.seen[0])  # seeded as a candidate
+
+
+def test_horizon_must_be_a_multiple_of_the_chunk():
+    with pytest.raises(ValueError, match="multiple of chunk_size = 4"):
+        CEM(ActionLog(), quadratic(TARGET_VARYING), horizon=6)
+
+
+def test_nan_scores_are_never_chosen():
+    def scorer(frames, actions):
+        a = torch.as_tensor(np.asarray(actions))
+        s = -(a**2).sum(dim=(1, 2)).double()
+        s[a[:, 0, 0] > 0] = float("nan")  # every candidate with a positive first action is NaN
+        return s
+
+    result = RandomShooting(ActionLog(), scorer, horizon=H, population=32, seed=0).plan(FRAME)
+    assert np.isfinite(result.score) and result.actions[0, 0] <= 0
+    assert np.isneginf(result.scores[np.isnan(result.scores) | (result.candidates[:, 0, 0] > 0)]).all()
+
+
+def test_micro_batching_gives_the_same_plan_on_the_real_engine(tiny):
+    from planners.scorers import GoalDistance
+
+    frame = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    goal = frame[::-1].copy()
+    kw = dict(horizon=4, population=6, iterations=2, elites=2, seed=1)
+    whole = CEM(tiny, GoalDistance(goal), **kw).plan(frame)
+    split = CEM(tiny, GoalDistance(goal), max_batch=4, **kw).plan(frame)
+    assert np.array_equal(whole.actions, split.actions) and whole.score == split.score
+    assert split.model_calls > whole.model_calls
+
+
+def test_lattice_candidates_can_be_injected_into_cem():
+    model = ActionLog()
+    lat = Lattice(ActionLog(), quadratic(TARGET_CONST), horizon=H)
+    CEM(model, quadratic(TARGET_CONST), horizon=H, population=40, iterations=1, extra_candidates=lat.candidates).plan(
+        FRAME
+    )
+    injected = lat.candidates(np.zeros((H, 2), np.float32))
+    assert all(any(np.allclose(c, x) for c in model.seen[0]) for x in injected)
+
+
+def test_callback_sees_every_iteration():
+    calls = []
+    CEM(
+        ActionLog(),
+        quadratic(TARGET_CONST),
+        horizon=H,
+        population=8,
+        iterations=4,
+        elites=2,
+        callback=lambda i, info: calls.append((i, info["best"])),
+    ).plan(FRAME)
+    assert [i for i, _ in calls] == [0, 1, 2, 3]
+    bests = [b for _, b in calls]
+    assert bests == sorted(bests)
+
+
+def test_cem_can_return_the_best_sample():
+    result = CEM(
+        ActionLog(), quadratic(TARGET_VARYING), horizon=H, population=16, iterations=2, elites=4, return_mean=False
+    ).plan(FRAME)
+    assert any(np.array_equal(result.actions, c) for c in result.candidates) or result.score == max(
+        h["best"] for h in result.history
+    )
+
+
+# --- MPC -----------------------------------------------------------------------------------
+
+
+def test_mpc_executes_one_chunk_and_warm_starts():
+    model = ActionLog()
+    mpc = MPC(CEM(model, quadratic(TARGET_VARYING), horizon=H, population=8, iterations=1, elites=2))
+    first = mpc.act(FRAME)
+    assert first.shape == (4, 2)
+    plan = mpc.last.actions
+    mpc.act(FRAME)
+    want = np.concatenate([plan[4:], np.repeat(plan[-1:], 4, 0)])
+    assert any(np.allclose(c, want) for c in model.seen[-2])  # the shifted plan was a candidate
+
+
+def test_async_mpc_matches_sync():
+    def make():
+        return CEM(ActionLog(), quadratic(TARGET_VARYING), horizon=H, population=8, iterations=2, elites=2, seed=5)
+
+    sync = MPC(make()).act(FRAME)
+    amp = AsyncMPC(make())
+
+    async def main():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        t = asyncio.create_task(ticker())
+        out = await amp.act_async(FRAME)
+        t.cancel()
+        return out, ticks
+
+    out, ticks = asyncio.run(main())
+    amp.close()
+    assert np.array_equal(out, sync) and ticks > 0
+
+
+def test_mpc_reaches_a_goal_in_the_toy_world():
+    import gymnasium as gym
+
+    import dreamgym
+    from dreamgym import toyworld as tw
+    from planners.scorers import GoalDistance
+
+    env = gym.make("dreamgym/Push-v0", task="reach")
+    obs, info = env.reset(seed=0, options={"state": [20, 20, 44, 44], "goal": [34, 16, 44, 44]})
+    planner = CEM(
+        dreamgym.ToyWorldModel(),
+        GoalDistance(info["goal_image"], blur_sigma=6.0),
+        horizon=16,
+        population=24,
+        iterations=2,
+        elites=4,
+        seed=0,
+    )
+    trace = MPC(planner).run(env, max_steps=32, obs=obs)
+    assert trace.success
+    assert trace.frames.shape[0] == trace.actions.shape[0] + 1
+    assert np.linalg.norm(tw.locate(trace.frames[-1])[:2] - [34, 16]) < 3
+
+
+# --- visual output -------------------------------------------------------------------------
+
+
+def test_candidate_grid_and_score_plot(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 255, (5, 4, 16, 16, 3), dtype=np.uint8)
+    grid = candidate_grid(frames, np.array([0.1, 0.5, np.nan, -1, 0.3]), scale=2)
+    assert grid.shape[0] == 4 and grid.shape[1] % 2 == 0 and grid.shape[2] % 2 == 0
+    # best first: the tile of candidate 1 sits at the top-left
+    assert np.array_equal(grid[:, 12 + 2 : 12 + 30, 2:30], frames[1].repeat(2, 1).repeat(2, 2)[:, 2:30, 2:30])
+    path = write_candidate_grid(tmp_path / "grid.mp4", frames, np.arange(5.0))
+    assert path.stat().st_size > 0
+    result = CEM(ActionLog(), quadratic(TARGET_CONST), horizon=H, population=8, iterations=3, elites=2).plan(FRAME)
+    png = plot_scores(tmp_path / "scores.png", [result, result])
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_engine_satisfies_the_rollout_model_protocol(tiny):
+    from planners import RolloutModel
+
+    assert isinstance(tiny, RolloutModel)
+    assert isinstance(Engine, type)
