@@ -155,8 +155,8 @@ class Trainer:
             opt.step()
             mse = float(((y.detach() - x) ** 2).mean())
             psnr = 10 * math.log10(4.0 / max(mse, 1e-12))
-            self._log("vae", step, loss=float(loss), rec=float(rec), psnr=psnr)
-            bar.set_postfix(loss=f"{float(loss):.4f}", psnr=f"{psnr:.1f}", refresh=False)
+            self._log("vae", step, loss=float(loss.detach()), rec=float(rec.detach()), psnr=psnr)
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}", psnr=f"{psnr:.1f}", refresh=False)
             bar.update(1)
             if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.vae_steps:
                 _atomic_torch_save({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step + 1}, state_path)
@@ -251,8 +251,8 @@ class Trainer:
                 for k, val in dit.state_dict().items():
                     if val.dtype.is_floating_point:
                         ema[k].mul_(d).add_(val.detach(), alpha=1 - d)
-            self._log("dit", step, loss=float(loss))
-            bar.set_postfix(loss=f"{float(loss):.4f}", refresh=False)
+            self._log("dit", step, loss=float(loss.detach()))
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}", refresh=False)
             bar.update(1)
             if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.dit_steps:
                 _atomic_torch_save(

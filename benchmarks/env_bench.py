@@ -1,0 +1,145 @@
+"""Environment throughput: DreamVectorEnv (one batched engine.step for N envs) against N
+separate DreamEnvs stepped in turn, and DreamEnv's overhead over the raw engine.step.
+
+    python benchmarks/env_bench.py [--engine push-64] [--ns 1 4 8 16] [--steps 4]
+
+Writes benchmarks/results/env_bench.json and the env section of docs/benchmarks.md. All
+ratios come from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import dreamgym  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def timed(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--engine", default="push-64")
+    ap.add_argument("--ns", type=int, nargs="+", default=[1, 4, 8, 16])
+    ap.add_argument("--steps", type=int, default=4, help="env steps per timing")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    eng = dreamgym.resolve_engine(args.engine)
+    spec = eng.spec
+    rng = np.random.default_rng(0)
+    starts = eng.example_frames if eng.example_frames is not None else None
+    result = {"engine": args.engine, "steps": args.steps, "rows": []}
+
+    for n in args.ns:
+        venv = gym.make_vec("dreamgym/Dream-v0", num_envs=n, engine=eng, start_frames=starts, max_episode_steps=10_000)
+        envs = [
+            gym.make("dreamgym/Dream-v0", engine=eng, start_frames=starts, max_episode_steps=10_000) for _ in range(n)
+        ]
+        acts = rng.uniform(-1, 1, (args.steps, n, spec.chunk_size, spec.action_dim)).astype(np.float32)
+
+        def run_vec():
+            venv.reset(seed=0)
+            for a in acts:
+                venv.step(a)
+
+        def run_separate():
+            for i, e in enumerate(envs):
+                e.reset(seed=i)
+            for a in acts:
+                for i, e in enumerate(envs):
+                    e.step(a[i])
+
+        run_vec()  # warm-up
+        t_vec = timed(run_vec, args.repeats)
+        t_sep = timed(run_separate, args.repeats)
+        steps = n * args.steps
+        result["rows"].append(
+            {
+                "n": n,
+                "vector_steps_per_s": steps / t_vec,
+                "separate_steps_per_s": steps / t_sep,
+                "speedup": t_sep / t_vec,
+            }
+        )
+        print(result["rows"][-1], flush=True)
+
+    # DreamEnv overhead over the raw engine.step (one env, same actions and seed)
+    env = gym.make("dreamgym/Dream-v0", engine=eng, start_frames=starts, max_episode_steps=10_000)
+    acts = rng.uniform(-1, 1, (args.steps, spec.chunk_size, spec.action_dim)).astype(np.float32)
+    frame = env.reset(seed=0)[0]
+
+    def run_env():
+        env.reset(seed=0)
+        for a in acts:
+            env.step(a)
+
+    def run_raw():
+        st = eng.start(frame[None], 0)
+        for a in acts:
+            _, st = eng.step(st, a[None])
+
+    run_env()
+    t_env, t_raw = timed(run_env, args.repeats + 2), timed(run_raw, args.repeats + 2)
+    result["overhead"] = {"env_s": t_env, "raw_engine_s": t_raw, "overhead_frac": t_env / t_raw - 1}
+    print(result["overhead"])
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "env_bench.json").write_text(json.dumps(result, indent=2))
+    write_doc(result)
+    return result
+
+
+def write_doc(result: dict) -> None:
+    lines = [
+        "<!-- env section: written by benchmarks/env_bench.py -->",
+        "## Environments (CPU)",
+        "",
+        f"Engine `{result['engine']}`; {result['steps']} env steps (chunks) per timing, medians; one run.",
+        "",
+        "| N | DreamVectorEnv steps/s | N DreamEnvs in turn steps/s | batched speed-up |",
+        "|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['n']} | {r['vector_steps_per_s']:.2f} | {r['separate_steps_per_s']:.2f} | {r['speedup']:.2f}x |"
+        )
+    o = result["overhead"]
+    lines += [
+        "",
+        f"DreamEnv over the raw `engine.start` + `engine.step` for the same episode: {o['env_s']:.3f} s vs "
+        f"{o['raw_engine_s']:.3f} s, overhead {o['overhead_frac']:+.1%}.",
+        "<!-- end env section -->",
+    ]
+    section = "\n".join(lines) + "\n"
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
+    start, end = "<!-- env section", "<!-- end env section -->\n"
+    if start in text:
+        i = text.index(start)
+        j = text.index(end, i) + len(end)
+        text = text[:i] + section + text[j:]
+    else:
+        text = text.rstrip() + "\n\n" + section
+    DOC.write_text(text)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()
