@@ -55,12 +55,12 @@ def main(argv=None) -> dict:
         ]
         acts = rng.uniform(-1, 1, (args.steps, n, spec.chunk_size, spec.action_dim)).astype(np.float32)
 
-        def run_vec():
+        def run_vec(venv=venv, acts=acts):
             venv.reset(seed=0)
             for a in acts:
                 venv.step(a)
 
-        def run_separate():
+        def run_separate(envs=envs, acts=acts):
             for i, e in enumerate(envs):
                 e.reset(seed=i)
             for a in acts:
