@@ -46,9 +46,9 @@ def ssim_frames(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ssim(ta, tb).numpy().reshape(shape)
 
 
-def rollout_model(eng: Engine, frames0: np.ndarray, actions: np.ndarray, seed: int) -> np.ndarray:
+def rollout_model(eng: Engine, frames0: np.ndarray, actions: np.ndarray, seed: int, num_steps=None) -> np.ndarray:
     """(N, T, H, W, 3): each episode rolled out from its true start frame, batched."""
-    state = eng.start(frames0, seeds=[seed] * len(frames0))
+    state = eng.start(frames0, seeds=[seed] * len(frames0), num_steps=num_steps)
     cs = eng.spec.chunk_size
     out = []
     for c in range(actions.shape[1] // cs):
@@ -104,6 +104,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--engine", default="push-64")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sweep", type=int, nargs="*", default=[], help="also evaluate these sampler step counts")
     args = ap.parse_args(argv)
     eng = Engine.load(args.engine)
     data = generate_episodes(args.episodes, seed=HELDOUT_SEED, length=32)
@@ -175,6 +176,13 @@ def write_doc(result):
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
+        lines.append(
+            f"| {r['name']} | {r['mean_psnr_first16']:.2f} | {r['mean_psnr_all']:.2f} | {r['mean_ssim_first16']:.3f} | "
+            f"{r['pusher_err_px_at16_median']:.2f} / {r['pusher_err_px_at16_mean']:.2f} | "
+            f"{r['block_err_px_at16_pushed_median']:.2f} / {r['block_err_px_at16_pushed_mean']:.2f} | "
+            f"{r['lost_objects_frac']:.1%} |"
+        )
+    for r in result.get("step_sweep", []):
         lines.append(
             f"| {r['name']} | {r['mean_psnr_first16']:.2f} | {r['mean_psnr_all']:.2f} | {r['mean_ssim_first16']:.3f} | "
             f"{r['pusher_err_px_at16_median']:.2f} / {r['pusher_err_px_at16_mean']:.2f} | "

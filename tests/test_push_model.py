@@ -1,0 +1,50 @@
+"""The embedded push-64 model: packaged, loads offline, behaves like the toy world."""
+
+import socket
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import dreamgym  # noqa: F401
+from dreamgym import toyworld as tw
+from engine import Engine
+from engine.engine import ASSETS_DIR
+
+
+@pytest.fixture(scope="module")
+def push():
+    return Engine.load("push-64")
+
+
+def test_default_engine_is_the_packaged_model_and_loads_without_network(monkeypatch):
+    def no_network(*a, **k):
+        raise AssertionError("tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    eng = Engine.load()
+    assert eng.spec.name == "push-64" and eng.spec.weights == "package:push-64"
+    assert eng.example_frames is not None and eng.example_frames.shape[1:] == (64, 64, 3)
+
+
+def test_packaged_weights_are_small_safetensors():
+    files = list((ASSETS_DIR / "push-64").iterdir())
+    assert {f.name for f in files} >= {"spec.json", "vae.safetensors", "transformer.safetensors", "context.safetensors"}
+    assert sum(f.stat().st_size for f in files) < 20 * 2**20
+
+
+def test_the_model_moves_the_pusher_where_the_actions_say(push):
+    start = np.array([[32.0, 32.0, 12.0, 52.0]])
+    frame = tw.render(start)[0]
+    for direction in ([1.0, 0.0], [0.0, -1.0]):
+        acts = np.tile(np.asarray(direction, np.float32), (8, 1))
+        pred = push.predict(frame, acts, seed=0).frames
+        truth = tw.render(tw.simulate(start, acts[None].astype(np.float64))[0])
+        err = np.linalg.norm(tw.locate(pred[-1])[:2] - tw.locate(truth[-1])[:2])
+        assert err < 3.0, (direction, err)
+
+
+def test_check_env_on_the_embedded_model():
+    check_env(gym.make("dreamgym/Dream-v0").unwrapped)
