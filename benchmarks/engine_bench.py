@@ -21,6 +21,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _docs import replace_section  # noqa: E402
 
 from engine import Engine, get_spec  # noqa: E402
 from engine.flops import dit_call_flops, rollout_dit_flops  # noqa: E402
@@ -147,7 +150,7 @@ def main(argv=None) -> dict:
 
 
 def write_doc(result: dict) -> None:
-    lines = ["<!-- engine section: written by benchmarks/engine_bench.py -->", "## Engine (CPU)", ""]
+    lines = ["## Engine (CPU)", ""]
     m = result["machine"]
     lines.append(
         f"Machine: {m['cpu_count']} CPU cores, torch {m['torch']} ({m['torch_threads']} threads), "
@@ -194,19 +197,7 @@ def write_doc(result: dict) -> None:
             f"| {name} | {f['tokens_per_call']} | {f['dit_call_tflop']:.4g} | {f['rollout_frames']} | "
             f"{f['rollout_dit_tflop']:.4g} |"
         )
-    lines.append("<!-- end engine section -->")
-    section = "\n".join(lines) + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
-    start, end = "<!-- engine section", "<!-- end engine section -->\n"
-    if start in text:
-        i = text.index(start)
-        j = text.index(end, i) + len(end)
-        text = text[:i] + section + text[j:]
-    else:
-        text = text.rstrip() + "\n\n" + section
-    DOC.write_text(text)
-    print(section)
+    replace_section("engine", "\n".join(lines))
 
 
 if __name__ == "__main__":

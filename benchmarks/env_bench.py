@@ -19,6 +19,9 @@ import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _docs import replace_section  # noqa: E402
 
 import dreamgym  # noqa: E402
 
@@ -109,7 +112,6 @@ def main(argv=None) -> dict:
 
 def write_doc(result: dict) -> None:
     lines = [
-        "<!-- env section: written by benchmarks/env_bench.py -->",
         "## Environments (CPU)",
         "",
         f"Engine `{result['engine']}`; {result['steps']} env steps (chunks) per timing, medians; one run.",
@@ -126,19 +128,8 @@ def write_doc(result: dict) -> None:
         "",
         f"DreamEnv over the raw `engine.start` + `engine.step` for the same episode: {o['env_s']:.3f} s vs "
         f"{o['raw_engine_s']:.3f} s, overhead {o['overhead_frac']:+.1%}.",
-        "<!-- end env section -->",
     ]
-    section = "\n".join(lines) + "\n"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
-    start, end = "<!-- env section", "<!-- end env section -->\n"
-    if start in text:
-        i = text.index(start)
-        j = text.index(end, i) + len(end)
-        text = text[:i] + section + text[j:]
-    else:
-        text = text.rstrip() + "\n\n" + section
-    DOC.write_text(text)
-    print(section)
+    replace_section("env", "\n".join(lines))
 
 
 if __name__ == "__main__":

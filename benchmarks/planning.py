@@ -44,8 +44,8 @@ HORIZON = 16
 # rollouts per re-plan, the same for every planner: "small" is what this CPU machine can run
 # for 50 episodes per cell in a session; "full" is the CEM 32 x 3.
 BUDGETS = {
-    "small": {"budget": 32, "cem": (16, 2), "lattice": (16, 2), "random_shooting": (32, 1)},
-    "full": {"budget": 96, "cem": (32, 3), "lattice": (32, 3), "random_shooting": (96, 1)},
+    "small": {"budget": 32, "cem": (16, 2), "cem_plain": (16, 2), "lattice": (16, 2), "random_shooting": (32, 1)},
+    "full": {"budget": 96, "cem": (32, 3), "cem_plain": (32, 3), "lattice": (32, 3), "random_shooting": (96, 1)},
 }
 
 
@@ -57,8 +57,11 @@ def episode(task: str, ep: int) -> tuple[np.ndarray, np.ndarray]:
 def make_planner(name: str, model, scorer, seed: int, budget: str):
     pop, iters = BUDGETS[budget][name]
     kw = dict(horizon=HORIZON, seed=seed, population=pop, iterations=iters)
-    if name == "cem":
-        return CEM(model, scorer, elites=max(2, pop // 5), momentum=0.1, **kw)
+    if name in ("cem", "cem_plain"):
+        # "cem": the lattice's strategies are injected into the first iteration (inside the
+        # same population); "cem_plain": Gaussian samples around the warm start only.
+        extra = Lattice(model, scorer, horizon=HORIZON, deltas=(1.0,)).candidates if name == "cem" else None
+        return CEM(model, scorer, elites=max(2, pop // 5), momentum=0.1, extra_candidates=extra, **kw)
     if name == "random_shooting":
         return RandomShooting(model, scorer, std=0.6, **kw)
     if name == "lattice":
@@ -126,7 +129,7 @@ def all_cells() -> list[tuple[str, str, str]]:
     cells = []
     for task in TASKS:
         for model in ("exact", "push-64"):
-            for planner in ("cem", "lattice", "random_shooting"):
+            for planner in ("cem", "lattice", "random_shooting", "cem_plain"):
                 cells.append((task, planner, model))
         cells.append((task, "random", "none"))
     return cells
@@ -200,6 +203,9 @@ def write_doc(summary: dict) -> None:
         f"Horizon {summary['horizon']} actions; one chunk (8 actions) executed per re-plan, warm start. "
         f"Success: reach within {SUCCESS_PX['reach']:.0f} px, push (block) within {SUCCESS_PX['push']:.0f} px, "
         f"within {TASKS['reach']['max_steps']} (reach) / {TASKS['push']['max_steps']} (push) actions.",
+        "",
+        "`cem` is CEM with the lattice strategies (base, +/-1 per action dimension, diagonals, scaled) injected "
+        "into its first iteration inside the same population; `cem_plain` is CEM without them.",
         "",
         f"Budgets (rollouts per re-plan, equal for every planner): {small['budget']} "
         f"(CEM {small['cem'][0]} x {small['cem'][1]} + 1 for the returned mean, lattice {small['lattice'][0]} x "

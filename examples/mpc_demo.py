@@ -2,7 +2,8 @@
 
     python examples/mpc_demo.py --out out/demo [--task push|reach] [--seed 0] [--model push-64|exact]
 
-The planner (CEM, 32 candidates x 3 iterations, 16-frame horizon) rolls its candidates out
+The planner (CEM, 32 candidates x 3 iterations, 16-frame horizon, the lattice strategies
+injected into its first iteration) rolls its candidates out
 in the `push-64` world model, which runs on the CPU with weights shipped in the package (no
 network). The first chunk of the plan is executed in `dreamgym/Push-v0` (the "real robot"),
 then it re-plans with warm start. It writes:

@@ -206,6 +206,23 @@ class TrajectoryOptimizer:
         if self.callback is not None:
             self.callback(iteration, info)
 
+    def _record(self, it: int, cands: torch.Tensor, scores: torch.Tensor, best: tuple, history: list, **extra) -> tuple:
+        """Keep the best (actions, score) seen so far, log iteration ``it`` in ``history`` and
+        call the callback; returns the updated best."""
+        i = int(torch.argmax(scores))
+        if float(scores[i]) > best[1]:
+            best = (cands[i].clone(), float(scores[i]))
+        finite = scores[torch.isfinite(scores)]
+        info = {
+            "iteration": it,
+            "best": best[1],
+            "mean": float(finite.mean()) if len(finite) else float("-inf"),
+            **extra,
+        }
+        history.append(info)
+        self._notify(it, info)
+        return best
+
     def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:  # pragma: no cover
         raise NotImplementedError
 

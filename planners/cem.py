@@ -64,7 +64,7 @@ class CEM(TrajectoryOptimizer):
         half = (self.high - self.low) / 2
         mean = base.clone()
         std = torch.full_like(mean, self.init_std * half)
-        best_a, best_s = mean.clone(), float("-inf")
+        best = (mean.clone(), float("-inf"))
         n_keep = int(round(self.keep_elites * self.n_elites))
         history = []
         carried = self._kept if (n_keep and self._kept is not None) else None
@@ -79,21 +79,19 @@ class CEM(TrajectoryOptimizer):
             scores, frames = self.evaluate(frame, cands)
             order = torch.argsort(scores, descending=True)
             elite = cands[order[: self.n_elites]]
-            if float(scores[order[0]]) > best_s:
-                best_a, best_s = cands[order[0]].clone(), float(scores[order[0]])
             new_mean, new_std = elite.mean(0), elite.std(0, unbiased=False)
             mean = self.momentum * mean + (1 - self.momentum) * new_mean
             std = (self.momentum * std + (1 - self.momentum) * new_std).clamp_min(self.min_std * half)
             carried = elite
-            info = {
-                "iteration": it,
-                "best": best_s,
-                "mean": float(scores[torch.isfinite(scores)].mean()) if torch.isfinite(scores).any() else float("-inf"),
-                "elite_mean": float(scores[order[: self.n_elites]].mean()),
-                "std": float(std.mean()),
-            }
-            history.append(info)
-            self._notify(it, info)
+            best = self._record(
+                it,
+                cands,
+                scores,
+                best,
+                history,
+                elite_mean=float(scores[order[: self.n_elites]].mean()),
+                std=float(std.mean()),
+            )
         self._kept = carried.clone() if n_keep else None
         if self.return_mean:
             mean = self.clip(mean)
@@ -101,4 +99,4 @@ class CEM(TrajectoryOptimizer):
             return PlanResult(
                 mean.numpy(), float(mean_score[0]), cands.numpy(), scores.numpy().astype(np.float32), frames, history
             )
-        return PlanResult(best_a.numpy(), best_s, cands.numpy(), scores.numpy().astype(np.float32), frames, history)
+        return PlanResult(best[0].numpy(), best[1], cands.numpy(), scores.numpy().astype(np.float32), frames, history)

@@ -49,25 +49,20 @@ class Lattice(TrajectoryOptimizer):
         return lattice_candidates(base, deltas or self.deltas, self.scales, self.low, self.high)
 
     def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:
-        best_a, best_s = base.clone(), float("-inf")
+        best = (base.clone(), float("-inf"))
         deltas = self.deltas
         history = []
         for it in range(self.iterations):
-            cands = torch.as_tensor(self.candidates(best_a.numpy(), deltas))
+            cands = torch.as_tensor(self.candidates(best[0].numpy(), deltas))
             if it == 0 and self.extra_candidates is not None:
-                cands = torch.cat([cands, self.injected(best_a)[1:]])
+                cands = torch.cat([cands, self.injected(best[0])[1:]])
             if len(cands) < self.population:
                 n = self.population - len(cands)
                 signs = torch.randint(0, 2, (n, 1, self.action_dim), generator=self.generator) * 2.0 - 1.0
                 mags = torch.rand((n, 1, 1), generator=self.generator) * max(deltas)
-                cands = torch.cat([cands, self.clip(best_a + signs * mags)])
+                cands = torch.cat([cands, self.clip(best[0] + signs * mags)])
             cands = cands[: self.population]
             scores, frames = self.evaluate(frame, cands)
-            i = int(torch.argmax(scores))
-            if float(scores[i]) > best_s:
-                best_a, best_s = cands[i].clone(), float(scores[i])
-            info = {"iteration": it, "best": best_s, "mean": float(scores[torch.isfinite(scores)].mean())}
-            history.append(info)
-            self._notify(it, info)
+            best = self._record(it, cands, scores, best, history)
             deltas = tuple(d * self.shrink for d in deltas)
-        return PlanResult(best_a.numpy(), best_s, cands.numpy(), scores.numpy().astype(np.float32), frames, history)
+        return PlanResult(best[0].numpy(), best[1], cands.numpy(), scores.numpy().astype(np.float32), frames, history)

@@ -26,21 +26,16 @@ class RandomShooting(TrajectoryOptimizer):
 
     def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:
         half = (self.high - self.low) / 2
-        best_a, best_s = base, float("-inf")
+        best = (base, float("-inf"))
         history = []
         for it in range(self.iterations):
-            extra = self.injected(best_a) if it == 0 else best_a[None]
+            extra = self.injected(best[0]) if it == 0 else best[0][None]
             n = max(self.population - len(extra), 0)
             if self.uniform:
                 samples = self.low + (self.high - self.low) * torch.rand((n, *base.shape), generator=self.generator)
             else:
-                samples = best_a + self.std * half * self.noise(n, self.beta)
+                samples = best[0] + self.std * half * self.noise(n, self.beta)
             cands = self.clip(torch.cat([extra, samples]))[: max(self.population, 1)]
             scores, frames = self.evaluate(frame, cands)
-            i = int(torch.argmax(scores))
-            if float(scores[i]) > best_s:
-                best_a, best_s = cands[i].clone(), float(scores[i])
-            info = {"iteration": it, "best": best_s, "mean": float(scores[torch.isfinite(scores)].mean())}
-            history.append(info)
-            self._notify(it, info)
-        return PlanResult(best_a.numpy(), best_s, cands.numpy(), scores.numpy().astype(np.float32), frames, history)
+            best = self._record(it, cands, scores, best, history)
+        return PlanResult(best[0].numpy(), best[1], cands.numpy(), scores.numpy().astype(np.float32), frames, history)

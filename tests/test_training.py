@@ -52,3 +52,14 @@ def test_training_reproduces_bit_for_bit(tmp_path):
     ]
     for name in ("vae.safetensors", "transformer.safetensors", "context.safetensors"):
         assert (paths[0] / name).read_bytes() == (paths[1] / name).read_bytes(), name
+
+
+def test_stop_after_the_vae_phase_keeps_state_for_a_later_run(tmp_path):
+    data = generate_episodes(4, seed=9, length=16)
+    cfg = TrainConfig(vae_steps=2, vae_batch=2, vae_clip_frames=5, dit_steps=2, dit_batch=4, clip_stride=8)
+    trainer = Trainer(small_spec(), data["frames"], data["actions"], tmp_path / "run", cfg, progress=False)
+    assert trainer.run(stop_after="vae") is None
+    assert (tmp_path / "run" / "state_vae.pt").exists() and not (tmp_path / "run" / "latents.pt").exists()
+    cfg2 = TrainConfig(vae_steps=3, vae_batch=2, dit_steps=2, dit_batch=4, clip_stride=8)
+    ckpt = Trainer(small_spec(), data["frames"], data["actions"], tmp_path / "run", cfg2, progress=False).run()
+    assert (ckpt / "transformer.safetensors").exists()

@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> Path:
     ap.add_argument("--out", required=True, help="working directory (states, loss log, checkpoint)")
     ap.add_argument("--install", action="store_true", help="copy the result into engine/assets/<spec>")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument(
+        "--stop-after",
+        choices=["vae", "latents"],
+        default=None,
+        help="end after this phase (a later run with the same --out resumes)",
+    )
     for f in dataclasses.fields(TrainConfig):
         ap.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     args = ap.parse_args(argv)
@@ -43,7 +49,10 @@ def main(argv: list[str] | None = None) -> Path:
         frames, actions = d["frames"], d["actions"]
     spec = get_spec(args.spec)
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
-    ckpt = Trainer(spec, frames, actions, args.out, cfg, progress=not args.no_progress).run()
+    ckpt = Trainer(spec, frames, actions, args.out, cfg, progress=not args.no_progress).run(stop_after=args.stop_after)
+    if ckpt is None:
+        print(f"stopped after the {args.stop_after} phase; states kept in {args.out}")
+        return None
     print(f"checkpoint written to {ckpt}")
     if args.install:
         dest = ASSETS_DIR / spec.name

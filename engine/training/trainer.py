@@ -3,7 +3,7 @@
 Three phases, each resumable from ``<out>/state_<phase>.pt`` (plain tensors, reloaded with
 ``torch.load(weights_only=True)``):
 
-1. ``vae`` — the Wan VAE on short clips (1 + 2 * temporal_factor frames) with an MSE loss
+1. ``vae`` — the Wan VAE on the clips inference sees (start frame + one chunk) with an MSE loss
    that weighs non-background pixels more (the objects are small), plus a tiny KL term.
    Afterwards the per-channel latent mean/std are measured and stored in the VAE config.
 2. ``latents`` — every training clip (start frame + one chunk) is encoded exactly as
@@ -44,6 +44,7 @@ class TrainConfig:
     vae_lr: float = 2e-3
     vae_fg_weight: float = 10.0
     vae_kl_weight: float = 1e-6
+    vae_clip_frames: int = 0  # 0: 1 + chunk_size, the clip inference encodes and decodes
     clip_stride: int = 4
     dit_steps: int = 3000
     dit_batch: int = 32
@@ -131,7 +132,10 @@ class Trainer:
             opt.load_state_dict(st["opt"])
             start = int(st["step"])
             rng = np.random.default_rng([cfg.seed, start])
-        clip_len = 1 + 2 * spec.temporal_factor
+        # Train on exactly the clip inference sees (start frame + one chunk): the causal VAE
+        # carries a cache across its temporal blocks, and a model trained on shorter clips
+        # never learns the later blocks' cache state (frames 6-8 of a chunk fell to 9 dB).
+        clip_len = cfg.vae_clip_frames or 1 + spec.chunk_size
         n, length = self.frames.shape[:2]
         bg = torch.tensor(self.frames[0, 0, 0, 0], dtype=torch.float32)  # a corner pixel is background
         bar = self._bar(cfg.vae_steps, start, "vae")
@@ -264,11 +268,21 @@ class Trainer:
         return dit.eval()
 
     # -- all -------------------------------------------------------------------------------------
-    def run(self, checkpoint_dir: str | os.PathLike | None = None) -> Path:
-        """All three phases; writes the final checkpoint directory and returns its path."""
+    def run(self, checkpoint_dir: str | os.PathLike | None = None, stop_after: str | None = None) -> Path | None:
+        """All three phases; writes the final checkpoint directory and returns its path.
+
+        ``stop_after="vae"`` or ``"latents"`` ends early (the states stay in ``out`` for a
+        later run to resume from) and returns None.
+        """
+        if stop_after not in (None, "vae", "latents", "dit"):
+            raise ValueError(f"stop_after must be 'vae', 'latents', 'dit' or None, got {stop_after!r}")
         t0 = time.time()
         vae = self.train_vae()
+        if stop_after == "vae":
+            return None
         latents, actions = self.encode_clips(vae)
+        if stop_after == "latents":
+            return None
         dit = self.train_dit(latents, actions)
         ckpt = Path(checkpoint_dir) if checkpoint_dir else self.out / "checkpoint"
         meta = {
