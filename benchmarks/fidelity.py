@@ -118,10 +118,19 @@ def main(argv=None) -> dict:
     repeat = np.repeat(frames[:, :1], truth.shape[1], axis=1)
     vae = vae_round_trip(eng, frames)
     rows = [
-        summarise("model", pred, truth, st, pushed16),
+        summarise(f"model ({eng.spec.num_steps} steps)", pred, truth, st, pushed16),
         summarise("repeat start frame", repeat, truth, st, pushed16),
         summarise("VAE round trip (upper bound)", vae, truth, st, pushed16),
     ]
+    sweep = []
+    for n in args.sweep:
+        if n == eng.spec.num_steps:
+            continue
+        t1 = time.perf_counter()
+        other = rollout_model(eng, frames[:, 0], actions, args.seed, num_steps=n)
+        row = summarise(f"model ({n} steps)", other, truth, st, pushed16)
+        row["rollout_s"] = time.perf_counter() - t1
+        sweep.append(row)
     result = {
         "engine": args.engine,
         "episodes": args.episodes,
@@ -129,6 +138,7 @@ def main(argv=None) -> dict:
         "pushed_by_16": int(pushed16.sum()),
         "model_rollout_s": model_s,
         "num_steps": eng.spec.num_steps,
+        "step_sweep": sweep,
         "rows": rows,
     }
     out = ROOT / "benchmarks" / "results"

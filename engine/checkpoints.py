@@ -57,6 +57,7 @@ def save_checkpoint(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    spec = with_latent_stats(spec, vae)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         (tmp / SPEC_FILE).write_text(spec.to_json())
@@ -80,6 +81,29 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+_STATS = ("latents_mean", "latents_std")
+
+
+def with_latent_stats(spec: ModelSpec, vae) -> ModelSpec:
+    """``spec`` with the VAE's latent normalisation (per-channel mean/std, part of the VAE's
+    config, not of its state dict) written into ``spec.vae`` so that it is saved."""
+    stats = {k: [float(x) for x in getattr(vae.config, k)] for k in _STATS if getattr(vae.config, k, None)}
+    return spec.replace(vae={**spec.vae, **stats})
+
+
+def _networks(spec: ModelSpec) -> tuple:
+    vae = {k: v for k, v in spec.vae.items() if k not in _STATS}
+    return (
+        json.dumps(vae, sort_keys=True),
+        json.dumps(spec.transformer, sort_keys=True, default=list),
+        spec.action_dim,
+        spec.temporal_factor,
+        spec.action_hidden,
+        spec.context_tokens,
+        spec.context_dim,
+    )
 
 
 def _example_tensor(frames, spec: ModelSpec) -> torch.Tensor:
@@ -122,7 +146,9 @@ def build_modules(spec: ModelSpec, *, meta_device: bool = False):
 def load_checkpoint(path: str | os.PathLike, spec: ModelSpec | None = None):
     """Load (spec, vae, dit) from a checkpoint directory, every key checked (strict=True).
 
-    ``spec`` overrides the stored spec (its networks must match the stored weights).
+    ``spec`` overrides the stored spec's sampler and metadata fields; its networks must match
+    the stored ones (else ``ValueError``), and the VAE's latent statistics always come from
+    the checkpoint.
     """
     path = Path(path)
     if not path.is_dir():
@@ -130,7 +156,16 @@ def load_checkpoint(path: str | os.PathLike, spec: ModelSpec | None = None):
     missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
     if missing:
         raise FileNotFoundError(f"checkpoint directory {path} lacks {missing}; expected files {list(REQUIRED_FILES)}")
-    spec = spec or read_spec(path)
+    stored = read_spec(path)
+    if spec is None:
+        spec = stored
+    else:
+        if _networks(spec) != _networks(stored):
+            raise ValueError(
+                f"spec {spec.name!r} does not match the networks stored in {path} (spec {stored.name!r}); "
+                "load the checkpoint without a spec to use its own"
+            )
+        spec = spec.replace(vae=stored.vae)
     vae, dit = build_modules(spec, meta_device=True)
     vae.load_state_dict(load_file(str(path / VAE_FILE)), strict=True, assign=True)
     sd = load_file(str(path / DIT_FILE))

@@ -108,3 +108,24 @@ def test_mp4_holds_start_frame_plus_predictions(tiny, frame, actions, tmp_path):
     decoded = decode_mp4(path)
     assert decoded.shape == r.video.shape
     assert path.read_bytes() == r.mp4_bytes()
+
+
+def test_mp4_is_h264_baseline_yuv420p_at_the_spec_fps(tiny, frame, actions):
+    import io
+
+    import av
+
+    data = tiny.predict(frame, actions, seed=0, num_steps=1).mp4_bytes()
+    with av.open(io.BytesIO(data)) as container:
+        cc = container.streams.video[0].codec_context
+        assert cc.name == "h264" and "Baseline" in cc.profile and cc.pix_fmt == "yuv420p"
+        assert container.streams.video[0].average_rate == tiny.spec.fps
+
+
+def test_decode_round_trip_of_smooth_frames_is_close(tiny, frame):
+    from engine import encode_mp4
+
+    frames = np.stack([np.roll(frame, i, axis=1) for i in range(5)])
+    back = decode_mp4(encode_mp4(frames, fps=10))
+    assert back.shape == frames.shape
+    assert np.abs(back.astype(int) - frames.astype(int)).mean() < 3

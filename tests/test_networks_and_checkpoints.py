@@ -10,6 +10,7 @@ from engine.checkpoints import (
     convert_reference_state_dict,
     import_reference_checkpoint,
     random_modules,
+    with_latent_stats,
 )
 from engine.networks import count_parameters
 
@@ -46,7 +47,7 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
     vae, dit = random_modules(spec)
     path = save_checkpoint(tmp_path / "ckpt", spec, vae, dit, {"note": "test"})
     spec2, vae2, dit2 = load_checkpoint(path)
-    assert spec2 == spec
+    assert spec2 == with_latent_stats(spec, vae)
     for a, b in ((vae, vae2), (dit, dit2)):
         sa, sb = a.state_dict(), b.state_dict()
         assert sa.keys() == sb.keys()
@@ -74,6 +75,31 @@ def test_overwriting_a_checkpoint_is_atomic(tmp_path, monkeypatch):
         save_checkpoint(path, spec, vae, dit)
     assert (path / "transformer.safetensors").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
+
+
+def test_latent_normalisation_survives_save_and_load(tmp_path, frame):
+    """The VAE's latent mean/std live in its config, not its state dict: a checkpoint must
+    carry them (losing them once made the trained model predict 7 dB below a still frame)."""
+    spec = get_spec("tiny-random")
+    vae, dit = random_modules(spec)
+    c = spec.latent_channels
+    vae.register_to_config(latents_mean=[0.5] * c, latents_std=[2.0] * c)
+    path = save_checkpoint(tmp_path / "ckpt", spec, vae, dit)
+    eng = Engine.load(path)
+    assert eng.vae.config.latents_mean == [0.5] * c and eng.spec.vae["latents_std"] == [2.0] * c
+    assert float(eng._lat_std.flatten()[0]) == 2.0
+    # a catalog spec given as override keeps the checkpoint's statistics
+    eng2 = Engine.load(spec, weights=path)
+    assert float(eng2._lat_mean.flatten()[0]) == 0.5
+
+
+def test_override_spec_must_match_the_stored_networks(tmp_path):
+    spec = get_spec("tiny-random")
+    vae, dit = random_modules(spec)
+    path = save_checkpoint(tmp_path / "ckpt", spec, vae, dit)
+    other = spec.replace(action_hidden=64)
+    with pytest.raises(ValueError, match="does not match the networks"):
+        load_checkpoint(path, other)
 
 
 def test_missing_checkpoint_files_are_named(tmp_path):

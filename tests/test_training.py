@@ -25,7 +25,9 @@ def test_training_smoke_run_writes_a_loadable_checkpoint_and_resumes(tmp_path):
     assert [r["phase"] for r in log].count("vae") == 3 and [r["phase"] for r in log].count("dit") == 3
     assert all(np.isfinite(r["loss"]) for r in log)
     eng = Engine.load(ckpt)
-    assert eng.spec == spec and eng.example_frames.shape == (6, 64, 64, 3)
+    assert eng.spec.name == spec.name and eng.spec.transformer == spec.transformer
+    assert eng.example_frames.shape == (6, 64, 64, 3)
+    assert len(eng.spec.vae["latents_mean"]) >= spec.latent_channels  # measured stats travel with the weights
     r = eng.predict(data["frames"][0, 0], data["actions"][0, :8], seed=0, num_steps=1)
     assert r.frames.shape == (8, 64, 64, 3)
     # resuming with more steps continues from the saved states instead of starting over
