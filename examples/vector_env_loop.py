@@ -30,7 +30,9 @@ def main(argv=None):
     for t in range(args.steps):
         obs, rewards, terminated, truncated, info = venv.step(venv.action_space.sample())
         finished = np.flatnonzero(terminated | truncated)
-        print(f"step {t}: obs {obs.shape}, frames {info['frames'].shape}, finished {finished}")
+        # rows being auto-reset on this step (NEXT_STEP mode) predicted nothing: "_frames" masks them
+        predicted = np.flatnonzero(info.get("_frames", np.zeros(len(obs), bool)))
+        print(f"step {t}: obs {obs.shape}, rows predicted {predicted.tolist()}, finished {finished.tolist()}")
     dt = time.perf_counter() - t0
     print(
         f"{args.steps * args.num_envs} env steps ({args.steps * args.num_envs * venv.unwrapped.spec_model.chunk_size} "
