@@ -223,7 +223,19 @@ def write_doc(summary: dict) -> None:
             f"{c['success_rate']:.2f} | {c['success_ci95']:.2f} | {c['final_distance_median']:.1f} | "
             f"{c['start_distance_median']:.1f} | {c['replan_s_mean']:.2f} | {c['replans_mean']:.1f} |"
         )
+    ran = {(c["task"], c["planner"], c["model"]) for c in summary["cells"]}
+    missing = [cell_name(c) for c in all_cells() if c not in ran]
+    short = [
+        f"{c['task']}/{c['planner']}/{c['model']} ({c['episodes']})" for c in summary["cells"] if c["episodes"] < 50
+    ]
     lines += [
+        "",
+        "Incomplete: cells with fewer than 50 episodes: "
+        + (", ".join(short) or "none")
+        + ". Not run: "
+        + (", ".join(missing) or "none")
+        + ". (With the embedded model a re-plan costs about 9 s on one core, "
+        "so 50 episodes of one learned cell take 40-70 minutes; the session had time for CEM only.)",
         "",
         "Scorers: reach uses `GoalDistance(goal_image, blur_sigma=6, weighting='linear')` (pixels only); push uses "
         "`KeypointScorer(goal_image, 'push')` (pusher and block located by colour in predicted frames and the goal "
