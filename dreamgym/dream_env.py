@@ -100,9 +100,7 @@ class DreamEnv(gym.Env):
     def step(self, action):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
-        chunk = as_actions(
-            np.asarray(action) if not hasattr(action, "detach") else action, self.spec_model, name="action"
-        )
+        chunk = as_actions(action, self.spec_model, name="action")
         if chunk.shape[0] != self.spec_model.chunk_size:
             raise ValueError(
                 f"action must be one chunk of shape ({self.spec_model.chunk_size}, {self.spec_model.action_dim}), "
