@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from engine import Engine, decode_mp4
+from engine import Engine, decode_mp4, encode_mp4
+from engine.video import rgb_to_yuv420p
 
 
 def test_same_seed_gives_identical_frames_and_mp4_bytes(tiny, frame, actions):
@@ -123,9 +124,31 @@ def test_mp4_is_h264_baseline_yuv420p_at_the_spec_fps(tiny, frame, actions):
 
 
 def test_decode_round_trip_of_smooth_frames_is_close(tiny, frame):
-    from engine import encode_mp4
 
     frames = np.stack([np.roll(frame, i, axis=1) for i in range(5)])
     back = decode_mp4(encode_mp4(frames, fps=10))
     assert back.shape == frames.shape
     assert np.abs(back.astype(int) - frames.astype(int)).mean() < 3
+
+
+def test_mp4_bytes_do_not_depend_on_the_memory_layout_of_the_frames():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 32, 48, 3), dtype=np.uint8)
+    wide = np.zeros((3, 32, 50, 3), np.uint8)
+    wide[:, :, 1:49] = frames  # a strided view at an odd offset
+    offset = np.frombuffer(b"\x00" + frames.tobytes(), np.uint8, offset=1).reshape(frames.shape)
+    data = encode_mp4(frames, fps=10)
+    assert encode_mp4(wide[:, :, 1:49], fps=10) == data
+    assert encode_mp4(offset, fps=10) == data
+    assert encode_mp4(np.asfortranarray(frames), fps=10) == data
+
+
+def test_our_yuv420p_conversion_agrees_with_ffmpeg_on_luma():
+    import av
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    ref = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p").to_ndarray()
+    y, u, v = rgb_to_yuv420p(frame)
+    assert y.shape == (16, 16) and u.shape == v.shape == (8, 8)
+    assert np.abs(ref[:16].astype(int) - y).max() <= 1
