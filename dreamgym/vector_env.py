@@ -188,9 +188,8 @@ class DreamVectorEnv(VectorEnv):
                 row.elapsed_steps += 1
                 success = bool(self.success_fn(frames[j])) if self.success_fn is not None else False
                 terminated[i] = success
-                truncated[i] = (
-                    not success and self.max_episode_steps is not None and row.elapsed_steps >= self.max_episode_steps
-                )
+                # As Gymnasium's TimeLimit: the time limit truncates whether or not the step also terminated.
+                truncated[i] = self.max_episode_steps is not None and row.elapsed_steps >= self.max_episode_steps
                 self._obs[i] = frames[j, -1]
                 infos = self._add_info(
                     infos,

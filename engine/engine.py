@@ -21,6 +21,15 @@ ASSETS_DIR = Path(__file__).parent / "assets"
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def _channels_last_conv_weights(module: torch.nn.Module) -> None:
+    """Store every Conv3d weight channels-last (NDHWC strides, same values). On CPU, oneDNN
+    then skips a weight reorder per call: about 10% of a push-64 decode. Results stay
+    deterministic and independent of a row's position in its batch (tested)."""
+    for m in module.modules():
+        if isinstance(m, torch.nn.Conv3d):
+            m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last_3d)
+
+
 @dataclass
 class EngineState:
     """Where B rollouts stand between chunks (for :meth:`Engine.step`).
@@ -138,6 +147,8 @@ class Engine:
         self.max_batch = max_batch
         self.exact_batching = (self.device.type == "cpu") if exact_batching is None else bool(exact_batching)
         self.vae = _move(vae, self.device, self.dtype)
+        if self.device.type == "cpu":
+            _channels_last_conv_weights(self.vae)
         self.dit = _move(dit, self.device, self.dtype)
         cfg = self.vae.config
         c = spec.latent_channels
@@ -227,12 +238,13 @@ class Engine:
         With ``exact_batching`` every call gets exactly ``vae_batch`` rows (the last one padded
         with zeros): CPU conv3d kernels depend on the batch size, but a row's result does not
         depend on its position or on the other rows when the shape is fixed, so any batch
-        gives the same bytes per row as a single rollout.
+        gives the same bytes per row as a single rollout. Rows are also made contiguous: with
+        channels-last weights, a conv's result depends on its input's memory layout.
         """
         n, step = x.shape[0], self.vae_batch
         outs = []
         for lo in range(0, n, step):
-            part = x[lo : lo + step]
+            part = x[lo : lo + step].contiguous()
             rows = part.shape[0]
             if self.exact_batching and rows < step:
                 part = torch.cat([part, part.new_zeros((step - rows, *part.shape[1:]))])

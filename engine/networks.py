@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKLWan, CosmosTransformer3DModel
-from diffusers.models.autoencoders.autoencoder_kl_wan import WanRMS_norm
+from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, WanRMS_norm
 from torch import nn
 
 from .specs import ModelSpec
@@ -41,13 +41,35 @@ class FastWanRMSNorm(WanRMS_norm):
         return normalized * self.scale * self.gamma + self.bias
 
 
+class FastWanCausalConv3d(WanCausalConv3d):
+    """diffusers' ``WanCausalConv3d`` with the same parameters and maths; the spatial zero
+    padding is left to the convolution instead of an ``F.pad`` copy of the whole input.
+
+    Only the causal time padding (what the feature cache does not cover) is materialised.
+    On CPU the padded copies (``fill_`` + ``copy_``) were about 18% of the decoder's time.
+    """
+
+    def forward(self, x: torch.Tensor, cache_x: torch.Tensor | None = None) -> torch.Tensor:
+        time_pad = self._padding[4]
+        if cache_x is not None and time_pad > 0:
+            x = torch.cat([cache_x.to(x.device), x], dim=2)
+            time_pad -= cache_x.shape[2]
+        if time_pad > 0:
+            x = F.pad(x, (0, 0, 0, 0, time_pad, 0))
+        spatial = (0, self._padding[2], self._padding[0])
+        return F.conv3d(x, self.weight, self.bias, self.stride, spatial, self.dilation, self.groups)
+
+
 def build_vae(spec: ModelSpec) -> AutoencoderKLWan:
-    """The spec's ``AutoencoderKLWan`` with freshly initialised weights (its RMS norms
-    swapped for :class:`FastWanRMSNorm`, same parameters)."""
+    """The spec's ``AutoencoderKLWan`` with freshly initialised weights (its RMS norms and
+    causal convolutions swapped for :class:`FastWanRMSNorm` and :class:`FastWanCausalConv3d`,
+    same parameters)."""
     vae = AutoencoderKLWan(**spec.vae)
     for module in vae.modules():
         if type(module) is WanRMS_norm:
             module.__class__ = FastWanRMSNorm
+        elif type(module) is WanCausalConv3d:
+            module.__class__ = FastWanCausalConv3d
     return vae
 
 

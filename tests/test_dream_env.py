@@ -306,3 +306,12 @@ def test_chunked_push_env_shares_the_dream_env_conventions():
     assert obs.shape == (*dream_spec.resolution, 3)
     obs, _, _, _, info = push.step(np.zeros((8, 2), np.float32))
     assert info["frames"].shape == (8, 64, 64, 3)
+
+
+def test_vector_env_truncates_at_the_time_limit_even_when_the_step_also_succeeds(starts):
+    kw = dict(engine="tiny-random", start_frames=starts, success_fn=lambda frames: True, max_episode_steps=1)
+    for mode in ("vector_entry_point", "sync"):
+        venv = gym.make_vec("dreamgym/Dream-v0", num_envs=2, vectorization_mode=mode, **kw)
+        venv.reset(seed=0)
+        _, _, term, trunc, _ = venv.step(np.zeros((2, 4, 2), np.float32))
+        assert term.all() and trunc.all(), mode

@@ -65,3 +65,23 @@ def test_stop_after_the_vae_phase_keeps_state_for_a_later_run(tmp_path):
     cfg2 = TrainConfig(vae_steps=3, vae_batch=2, dit_steps=2, dit_batch=4, clip_stride=8)
     ckpt = Trainer(small_spec(), data["frames"], data["actions"], tmp_path / "run", cfg2, progress=False).run()
     assert (ckpt / "transformer.safetensors").exists()
+
+
+def test_dit_stop_at_pauses_inside_a_longer_schedule_and_a_later_run_finishes_it(tmp_path):
+    import torch
+
+    data = generate_episodes(4, seed=5, length=16)
+    base = dict(vae_steps=2, vae_batch=2, dit_steps=4, dit_batch=4, clip_stride=8, save_every=100)
+
+    def run(out, **kw):
+        return Trainer(small_spec(), data["frames"], data["actions"], out, TrainConfig(**base, **kw), progress=False)
+
+    assert run(tmp_path / "a", dit_stop_at=2).run() is None  # paused: states kept, no checkpoint yet
+    assert torch.load(tmp_path / "a" / "state_dit.pt", weights_only=True)["step"] == 2
+    assert not (tmp_path / "a" / "checkpoint").exists()
+    assert [json.loads(x)["step"] for x in (tmp_path / "a" / "loss_log.jsonl").open() if '"dit"' in x] == [0, 1]
+    resumed = run(tmp_path / "a").run()
+    state = torch.load(tmp_path / "a" / "state_dit.pt", weights_only=True)
+    assert state["step"] == 4 and (resumed / "transformer.safetensors").exists()
+    steps = [json.loads(x)["step"] for x in (tmp_path / "a" / "loss_log.jsonl").open() if '"dit"' in x]
+    assert steps == [0, 1, 2, 3]

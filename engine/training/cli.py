@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> Path:
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     ckpt = Trainer(spec, frames, actions, args.out, cfg, progress=not args.no_progress).run(stop_after=args.stop_after)
     if ckpt is None:
-        print(f"stopped after the {args.stop_after} phase; states kept in {args.out}")
+        where = f"the {args.stop_after} phase" if args.stop_after else f"DiT step {cfg.dit_stop_at}"
+        print(f"stopped after {where}; states kept in {args.out}")
         return None
     print(f"checkpoint written to {ckpt}")
     if args.install:

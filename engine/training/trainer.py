@@ -50,6 +50,7 @@ class TrainConfig:
     dit_batch: int = 32
     dit_lr: float = 1e-3
     dit_warmup: int = 100
+    dit_stop_at: int = 0  # >0: end the DiT phase after this step (states kept); the schedule still spans dit_steps
     ema_decay: float = 0.998
     save_every: int = 250
     threads: int = 0  # 0: leave torch's default
@@ -231,8 +232,9 @@ class Trainer:
         cond_mask = torch.zeros(b, 1, f, h, w)
         cond_mask[:, :, 0] = 1.0
         shift = spec.shift
-        bar = self._bar(cfg.dit_steps, start, "dit")
-        for step in range(start, cfg.dit_steps):
+        end = min(cfg.dit_stop_at, cfg.dit_steps) if cfg.dit_stop_at > 0 else cfg.dit_steps
+        bar = self._bar(end, start, "dit")
+        for step in range(start, end):
             idx = torch.randint(0, m, (b,), generator=g)
             x0, act = latents[idx], actions[idx]
             u = torch.rand(b, generator=g)
@@ -258,7 +260,7 @@ class Trainer:
             self._log("dit", step, loss=float(loss.detach()))
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}", refresh=False)
             bar.update(1)
-            if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.dit_steps:
+            if (step + 1) % cfg.save_every == 0 or step + 1 == end:
                 _atomic_torch_save(
                     {"model": dit.state_dict(), "opt": opt.state_dict(), "ema": ema, "step": step + 1},
                     state_path,
@@ -272,7 +274,8 @@ class Trainer:
         """All three phases; writes the final checkpoint directory and returns its path.
 
         ``stop_after="vae"`` or ``"latents"`` ends early (the states stay in ``out`` for a
-        later run to resume from) and returns None.
+        later run to resume from) and returns None; so does a ``dit_stop_at`` short of
+        ``dit_steps``.
         """
         if stop_after not in (None, "vae", "latents", "dit"):
             raise ValueError(f"stop_after must be 'vae', 'latents', 'dit' or None, got {stop_after!r}")
@@ -284,6 +287,8 @@ class Trainer:
         if stop_after == "latents":
             return None
         dit = self.train_dit(latents, actions)
+        if 0 < self.cfg.dit_stop_at < self.cfg.dit_steps:
+            return None
         ckpt = Path(checkpoint_dir) if checkpoint_dir else self.out / "checkpoint"
         meta = {
             "train_config": asdict(self.cfg),
