@@ -24,11 +24,12 @@ bench: setup
 	$(PY) benchmarks/engine_bench.py
 	$(PY) benchmarks/fidelity.py
 
-# Retrain the embedded push-64 model exactly as the shipped one was trained (about 80 minutes
+# Retrain the embedded push-64 model exactly as the shipped one was trained (about 115 minutes
 # on this 2-core machine) and install it into the package. The shipped run trained the VAE for
 # 1200 steps on 5-frame clips (one thread), resumed it on 9-frame clips (start + one chunk,
-# what inference sees) to step 1600, trained the DiT for 2000 steps, then resumed the DiT to
-# 3500 steps (a warm restart of the cosine schedule), both on two threads.
+# what inference sees) to step 1600, trained the DiT for 2000 steps, resumed the DiT to 3500
+# steps (a warm restart of the cosine schedule), then to 4000 inside an 8000-step schedule and
+# finally to 6500 inside a 6500-step one (two more warm restarts), all on two threads.
 data: setup
 	$(PY) -m dreamgym.toy_data --out runs/data/push_train.npz --episodes 1200 --seed 0
 
@@ -38,4 +39,8 @@ retrain: data
 	$(PY) -m engine.training --data runs/data/push_train.npz --spec push-64 --out runs/push64 \
 		--vae-steps 1600 --dit-steps 2000 --seed 0 --threads 2
 	$(PY) -m engine.training --data runs/data/push_train.npz --spec push-64 --out runs/push64 \
-		--vae-steps 1600 --dit-steps 3500 --seed 0 --threads 2 --install
+		--vae-steps 1600 --dit-steps 3500 --seed 0 --threads 2
+	$(PY) -m engine.training --data runs/data/push_train.npz --spec push-64 --out runs/push64 \
+		--vae-steps 1600 --dit-steps 8000 --dit-stop-at 4000 --seed 0 --threads 2
+	$(PY) -m engine.training --data runs/data/push_train.npz --spec push-64 --out runs/push64 \
+		--vae-steps 1600 --dit-steps 6500 --seed 0 --threads 2 --install
