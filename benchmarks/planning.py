@@ -224,6 +224,8 @@ def write_doc(summary: dict) -> None:
             f"{c['start_distance_median']:.1f} | {c['replan_s_mean']:.2f} | {c['replans_mean']:.1f} |"
         )
     ran = {(c["task"], c["planner"], c["model"]) for c in summary["cells"]}
+    learned = [c["replan_s_mean"] for c in summary["cells"] if c["model"] == "push-64" and c["replan_s_mean"]]
+    learned_s = float(np.mean(learned)) if learned else 0.0
     missing = [cell_name(c) for c in all_cells() if c not in ran]
     short = [
         f"{c['task']}/{c['planner']}/{c['model']} ({c['episodes']})" for c in summary["cells"] if c["episodes"] < 50
@@ -234,8 +236,13 @@ def write_doc(summary: dict) -> None:
         + (", ".join(short) or "none")
         + ". Not run: "
         + (", ".join(missing) or "none")
-        + ". (With the embedded model a re-plan costs about 9 s on one core, "
-        "so 50 episodes of one learned cell take 40-70 minutes; the session had time for CEM only.)",
+        + "."
+        + (
+            f" (With the embedded model a re-plan at budget {small['budget']} costs about {learned_s:.1f} s on one "
+            "core, so 50 episodes of one learned cell take 20-60 minutes of one core.)"
+            if learned_s
+            else ""
+        ),
         "",
         "Scorers: reach uses `GoalDistance(goal_image, blur_sigma=6, weighting='linear')` (pixels only); push uses "
         "`KeypointScorer(goal_image, 'push')` (pusher and block located by colour in predicted frames and the goal "
