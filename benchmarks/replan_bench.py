@@ -66,6 +66,21 @@ def replan_seconds(engine: Engine, num_steps: int, episodes: int) -> list[float]
     return times
 
 
+def speed_probe(engine: Engine, repeats: int = 5) -> float:
+    """Median seconds of one K = 1, 16-frame rollout at 4 sampler steps: a yardstick for how
+    fast the machine is right now (this 2-core machine's speed drifts); 0.70 s in the
+    engine benchmark run committed on 2026-11-21 at 13:28 (also 4 steps, same architecture)."""
+    frame = engine.example_frames[0]
+    actions = np.zeros((16, engine.spec.action_dim), np.float32)
+    engine.predict(frame, actions, num_steps=4)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        engine.predict(frame, actions, num_steps=4)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--episodes", type=int, default=3)
@@ -80,13 +95,17 @@ def main(argv=None) -> dict:
             label = f"{steps} steps, vae_batch {vae_batch}" + (" (default)" if is_default else "")
             configs.append((label, dict(vae_batch=vae_batch), steps))
     rows = []
+    probe_before = speed_probe(Engine.load())
     for label, kw, steps in configs:
         eng = Engine.load(**kw)
         replan_seconds(eng, steps, 1)  # warm-up
         ts = replan_seconds(eng, steps, args.episodes)
         rows.append({"config": label, "num_steps": steps, **kw, "replan_s": ts, "median_s": float(np.median(ts))})
         print(f"{label}: median {np.median(ts):.2f} s per re-plan ({', '.join(f'{t:.2f}' for t in ts)})")
+    probe_after = speed_probe(Engine.load())
+    print(f"speed probe (K=1, 16 frames): {probe_before:.2f} s before, {probe_after:.2f} s after")
     result = {
+        "speed_probe_k1_s": [probe_before, probe_after],
         "machine": f"{torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}",
         "planner": "CEM 32 x 3 (+1 rollout of the returned mean), horizon 16, push-64",
         "rows": rows,
@@ -98,7 +117,9 @@ def main(argv=None) -> dict:
         "## CEM re-plan time (CPU)",
         "",
         f"{result['planner']}; {result['machine']}; median over {args.episodes} push start frames, "
-        "all rows from one run. Target: at most 10 s on 2 cores.",
+        "all rows from one run. Target: at most 10 s on 2 cores. Speed probe (one K = 1, 16-frame "
+        f"rollout at 4 steps): {probe_before:.2f} s before the rows, {probe_after:.2f} s after "
+        "(0.70 s in the engine benchmark of 2026-11-21 13:28 UTC).",
         "",
         "| configuration | s per re-plan | vs 4 steps, vae_batch 8 |",
         "|---|---:|---:|",
