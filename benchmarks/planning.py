@@ -228,7 +228,9 @@ def write_doc(summary: dict) -> None:
     learned_s = float(np.mean(learned)) if learned else 0.0
     missing = [cell_name(c) for c in all_cells() if c not in ran]
     short = [
-        f"{c['task']}/{c['planner']}/{c['model']} ({c['episodes']})" for c in summary["cells"] if c["episodes"] < 50
+        f"{c['task']}/{c['planner']}/{c['model']} at budget {c['budget']} ({c['episodes']})"
+        for c in summary["cells"]
+        if c["episodes"] < 50
     ]
     lines += [
         "",
