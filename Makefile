@@ -43,4 +43,6 @@ retrain: data
 	$(PY) -m engine.training --data runs/data/push_train.npz --spec push-64 --out runs/push64 \
 		--vae-steps 1600 --dit-steps 8000 --dit-stop-at 4000 --seed 0 --threads 2
 	$(PY) -m engine.training --data runs/data/push_train.npz --spec push-64 --out runs/push64 \
-		--vae-steps 1600 --dit-steps 6500 --seed 0 --threads 2 --install
+		--vae-steps 1600 --dit-steps 6500 --seed 0 --threads 2
+	$(PY) -m engine.training --data runs/data/push_train.npz --spec push-64 --out runs/push64 \
+		--vae-steps 1600 --dit-steps 9500 --seed 0 --threads 2 --install

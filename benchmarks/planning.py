@@ -255,8 +255,28 @@ def write_doc(summary: dict) -> None:
         "Timing is wall time on the 2-core CPU machine with one planning process per core (1 thread each), so "
         "re-plan times here are single-core numbers; see docs/benchmarks.md for the re-plan time on both cores.",
     ]
+    lines += archived_lines(out_dir("small"))
     (ROOT / "docs" / "planning.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def archived_lines(directory: Path) -> list[str]:
+    """One line per archived set of results (sub-folders of ``directory``, e.g. earlier
+    push-64 weights): success and episodes of each cell."""
+    lines = []
+    for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
+        cells = []
+        for f in sorted(sub.glob("*.jsonl")):
+            rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+            if rows:
+                task, planner, model = f.stem.split("__")
+                ok = np.mean([r["success"] for r in rows])
+                cells.append(f"{task}/{planner}/{model} {ok:.2f} ({len(rows)} episodes)")
+        if cells:
+            lines.append(f"- `{sub.relative_to(ROOT)}`: " + "; ".join(cells) + ".")
+    if lines:
+        lines = ["", "Earlier results, kept when the embedded model's weights changed (success, episodes):", ""] + lines
+    return lines
 
 
 def main(argv=None) -> None:
