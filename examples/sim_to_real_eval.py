@@ -73,6 +73,7 @@ def main(argv=None):
     n = args.episodes
     print(f"{'':12s}{'dream env':>12s}{'toy world':>12s}")
     print(f"{'success':12s}{wins['dream'] / n:>12.2f}{wins['real'] / n:>12.2f}   ({n} episodes, same starts)")
+    return {name: w / n for name, w in wins.items()}
 
 
 if __name__ == "__main__":

@@ -30,3 +30,11 @@ def test_vector_env_loop(capsys):
     load("vector_env_loop").main(["--num-envs", "2", "--steps", "5"])
     out = capsys.readouterr().out
     assert "DreamVectorEnv" in out and "rows predicted []" in out  # step 4: both rows auto-reset
+
+
+def test_sim_to_real_eval_runs_one_policy_in_both_worlds(capsys):
+    rates = load("sim_to_real_eval").main(["--episodes", "2"])
+    out = capsys.readouterr().out
+    assert "dream env" in out and "toy world" in out
+    assert rates["real"] == 1.0  # the go-to policy solves these reach episodes in the exact world
+    assert rates["dream"] >= 0.5  # and, on the embedded model, at least one of the two (measured: 20 of 20)
