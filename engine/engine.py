@@ -254,7 +254,10 @@ class Engine:
     @torch.no_grad()
     def encode(self, frames: np.ndarray) -> torch.Tensor:
         """(B, H, W, 3) uint8 -> normalised latents (B, C, 1, h, w) float32."""
-        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
+        frames = np.ascontiguousarray(frames)
+        if not frames.flags.writeable:  # e.g. from a PIL image or a read-only memory map
+            frames = frames.copy()
+        x = torch.from_numpy(frames).to(self.device)
         x = x.permute(0, 3, 1, 2).unsqueeze(2).to(self.dtype) / 127.5 - 1.0
         z = self._vae_map(lambda p: self.vae.encode(p).latent_dist.mode().float(), x)
         return (z - self._lat_mean) / self._lat_std

@@ -122,6 +122,23 @@ def test_engine_is_shared_between_envs(starts):
     assert make(starts).unwrapped.engine is make(starts).unwrapped.engine
 
 
+def test_engine_argument_takes_a_spec_name_a_checkpoint_path_or_an_engine(starts, tmp_path):
+    tiny = make(starts).unwrapped.engine
+    tiny.save(tmp_path / "ckpt")
+    by_engine = gym.make("dreamgym/Dream-v0", engine=tiny, start_frames=starts)
+    by_path = gym.make("dreamgym/Dream-v0", engine=tmp_path / "ckpt", start_frames=starts)
+    by_str = gym.make("dreamgym/Dream-v0", engine=str(tmp_path / "ckpt"), start_frames=starts)
+    assert by_engine.unwrapped.engine is tiny
+    assert by_path.unwrapped.engine is not tiny and by_str.unwrapped.engine.spec.name == tiny.spec.name
+    outs = []
+    for env in (make(starts), by_engine, by_path, by_str):
+        env.reset(seed=5)
+        outs.append(env.step(chunk(env))[0])
+    assert all(np.array_equal(outs[0], o) for o in outs[1:])  # same weights, same seed, same frame
+    with pytest.raises(TypeError, match="spec name, a checkpoint path or an Engine"):
+        gym.make("dreamgym/Dream-v0", engine=3, start_frames=starts)
+
+
 @pytest.mark.parametrize(
     "bad, exc, msg",
     [
