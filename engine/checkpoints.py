@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from .networks import ActionConditionedDiT, build_vae
 from .specs import ModelSpec
+from .video import process_umask
 
 SPEC_FILE = "spec.json"
 VAE_FILE = "vae.safetensors"
@@ -60,6 +61,7 @@ def save_checkpoint(
     spec = with_latent_stats(spec, vae)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
+        tmp.chmod(0o777 & ~process_umask())  # mkdtemp's folder is private (0700); use mkdir's mode
         (tmp / SPEC_FILE).write_text(spec.to_json())
         save_file(_contiguous(vae.state_dict()), str(tmp / VAE_FILE))
         sd = {k: v for k, v in dit.state_dict().items() if k != "context"}

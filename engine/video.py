@@ -9,6 +9,7 @@ planes whose every byte, row padding included, we wrote.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import tempfile
@@ -84,6 +85,14 @@ def decode_mp4(source: bytes | str | os.PathLike) -> np.ndarray:
     return np.stack(frames)
 
 
+@functools.cache
+def process_umask() -> int:
+    """The process's umask, read once (os.umask can only be read by setting it, briefly)."""
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return umask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename,
     so a reader never sees a half-written file and an old file survives a failure."""
@@ -91,6 +100,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~process_umask())  # mkstemp's file is private (0600); use open()'s mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)

@@ -246,3 +246,22 @@ def test_random_weights_are_the_same_every_time():
     b = random_modules(get_spec("tiny-random"))[1].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert np.isfinite(sum(float(v.float().abs().sum()) for v in a.values()))
+
+
+def test_saved_files_get_the_usual_permissions_not_the_temp_files_private_ones(tmp_path):
+    import os
+    import stat
+
+    from engine import write_mp4
+    from engine.video import process_umask
+
+    umask = os.umask(0o022)
+    process_umask.cache_clear()  # it is read once per process
+    try:
+        Engine.load("tiny-random").save(tmp_path / "ckpt")
+        write_mp4(tmp_path / "clip.mp4", np.zeros((2, 32, 32, 3), np.uint8), fps=10)
+    finally:
+        os.umask(umask)
+        process_umask.cache_clear()
+    assert stat.S_IMODE((tmp_path / "ckpt").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "clip.mp4").stat().st_mode) == 0o644
