@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from engine.validation import as_actions, as_frame
+from engine.validation import as_actions, as_frame, as_guidance, as_num_steps
 
 from .engines import load_start_frames, resolve_engine
 
@@ -50,6 +50,18 @@ def score_rewards(scorer, frames: np.ndarray, actions: np.ndarray) -> np.ndarray
     return np.where(np.isfinite(r), r, -1e9)
 
 
+def check_env_options(scorer, success_fn, num_steps, guidance, spec) -> None:
+    """Raise before any model work when a DreamEnv / DreamVectorEnv option is malformed."""
+    if scorer is not None and not callable(scorer):
+        raise TypeError(f"scorer must be None or callable as scorer(frames, actions) -> (K,) scores, got {scorer!r}")
+    if success_fn is not None and not callable(success_fn):
+        raise TypeError(f"success_fn must be None or callable as success_fn(frames) -> bool, got {success_fn!r}")
+    if num_steps is not None:
+        as_num_steps(num_steps, spec)
+    if guidance is not None:
+        as_guidance(guidance, spec)
+
+
 class DreamEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
@@ -67,6 +79,7 @@ class DreamEnv(gym.Env):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.engine = resolve_engine(engine)
         self.spec_model = self.engine.spec
+        check_env_options(scorer, success_fn, num_steps, guidance, self.spec_model)
         self.metadata = {**self.metadata, "render_fps": self.spec_model.fps}
         self.render_mode = render_mode
         self.scorer, self.success_fn = scorer, success_fn

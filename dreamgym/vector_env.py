@@ -26,7 +26,7 @@ from gymnasium.vector.utils import batch_space
 
 from engine.validation import as_actions, as_frame, as_frames
 
-from .dream_env import SEED_HIGH, score_rewards, spaces_for
+from .dream_env import SEED_HIGH, check_env_options, score_rewards, spaces_for
 from .engines import load_start_frames, resolve_engine
 
 
@@ -62,6 +62,7 @@ class DreamVectorEnv(VectorEnv):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.engine = resolve_engine(engine)
         self.spec_model = self.engine.spec
+        check_env_options(scorer, success_fn, num_steps, guidance, self.spec_model)
         self.num_envs = num_envs
         self.autoreset_mode = (
             autoreset_mode if isinstance(autoreset_mode, AutoresetMode) else AutoresetMode(autoreset_mode)

@@ -119,6 +119,13 @@ class TrajectoryOptimizer:
         callback: Callable | None = None,
         keep_frames: bool = True,
     ) -> None:
+        if not callable(getattr(model, "predict_batch", None)) or not hasattr(model, "spec"):
+            raise TypeError(
+                "model must be a RolloutModel (a .spec and a .predict_batch(start_frame, actions, seed)), "
+                f"e.g. an engine.Engine; got {type(model).__name__}"
+            )
+        if not callable(scorer):
+            raise TypeError(f"scorer must be callable as scorer(frames, actions) -> (K,) scores, got {scorer!r}")
         spec = model.spec
         if not isinstance(horizon, int) or horizon <= 0 or horizon % spec.chunk_size:
             raise ValueError(f"horizon must be a positive multiple of chunk_size = {spec.chunk_size}, got {horizon!r}")

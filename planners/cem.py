@@ -40,6 +40,10 @@ class CEM(TrajectoryOptimizer):
         super().__init__(model, scorer, **kw)
         if not 1 <= elites <= self.population:
             raise ValueError(f"elites must be in [1, population = {self.population}], got {elites}")
+        if not (init_std > 0 and min_std >= 0):
+            raise ValueError(
+                f"init_std must be > 0 and min_std >= 0 (units of the half action range), got {init_std}, {min_std}"
+            )
         if not 0 <= momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         if not 0 <= keep_elites <= 1:

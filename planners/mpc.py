@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import numbers
 import time
 from dataclasses import dataclass, field
 
@@ -44,9 +45,9 @@ class MPC:
     def __init__(self, planner: TrajectoryOptimizer, *, execute_steps: int | None = None) -> None:
         self.planner = planner
         chunk = planner.model.spec.chunk_size
-        self.execute_steps = int(execute_steps or chunk)
-        if not 1 <= self.execute_steps <= planner.horizon:
-            raise ValueError(f"execute_steps must be in [1, horizon = {planner.horizon}], got {self.execute_steps}")
+        self.execute_steps = chunk if execute_steps is None else execute_steps
+        if not isinstance(self.execute_steps, numbers.Integral) or not 1 <= self.execute_steps <= planner.horizon:
+            raise ValueError(f"execute_steps must be in [1, horizon = {planner.horizon}], got {self.execute_steps!r}")
         self.last: PlanResult | None = None
 
     def reset(self) -> None:

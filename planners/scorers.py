@@ -109,6 +109,10 @@ class GoalDistance:
     def __init__(self, goal_image, *, metric: str = "l2", weighting="last", blur_sigma: float = 0.0):
         if metric not in ("l2", "ssim", "l2+ssim"):
             raise ValueError(f"metric must be 'l2', 'ssim' or 'l2+ssim', got {metric!r}")
+        if isinstance(weighting, str) and weighting not in ("last", "uniform", "linear"):
+            raise ValueError(f"weighting must be 'last', 'uniform', 'linear' or an array, got {weighting!r}")
+        if not blur_sigma >= 0:
+            raise ValueError(f"blur_sigma must be >= 0 pixels, got {blur_sigma!r}")
         self.goal = _image_tensor(goal_image)
         self.metric, self.weighting, self.blur_sigma = metric, weighting, float(blur_sigma)
         self._goal_b = blur(self.goal[None], self.blur_sigma)

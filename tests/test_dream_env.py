@@ -118,6 +118,24 @@ def test_truncation_after_max_episode_steps(starts):
     assert env.step(chunk(env))[3] is True
 
 
+@pytest.mark.parametrize(
+    "kw, exc, msg",
+    [
+        (dict(scorer=3), TypeError, "scorer must be None or callable"),
+        (dict(success_fn="done"), TypeError, "success_fn must be None or callable"),
+        (dict(num_steps=0), ValueError, "num_steps"),
+        (dict(guidance=float("nan")), ValueError, "guidance"),
+    ],
+)
+@pytest.mark.parametrize("vector", [False, True])
+def test_bad_env_options_are_named_when_the_env_is_made(starts, kw, exc, msg, vector):
+    with pytest.raises(exc, match=msg):
+        if vector:
+            gym.make_vec("dreamgym/Dream-v0", num_envs=2, engine="tiny-random", start_frames=starts, **kw)
+        else:
+            make(starts, **kw)
+
+
 def test_engine_is_shared_between_envs(starts):
     assert make(starts).unwrapped.engine is make(starts).unwrapped.engine
 

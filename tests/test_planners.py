@@ -108,6 +108,27 @@ def test_horizon_must_be_a_multiple_of_the_chunk():
         CEM(ActionLog(), quadratic(TARGET_VARYING), horizon=6)
 
 
+@pytest.mark.parametrize(
+    "make, exc, msg",
+    [
+        (lambda m, sc: CEM(object(), sc, horizon=H), TypeError, "model must be a RolloutModel"),
+        (lambda m, sc: CEM(m, 3, horizon=H), TypeError, "scorer must be callable"),
+        (lambda m, sc: CEM(m, sc, horizon=H, population=0), ValueError, "population must be a positive int"),
+        (lambda m, sc: CEM(m, sc, horizon=H, population=4, elites=8), ValueError, "elites must be in"),
+        (lambda m, sc: CEM(m, sc, horizon=H, init_std=-1.0), ValueError, "init_std must be > 0"),
+        (lambda m, sc: CEM(m, sc, horizon=H, momentum=1.0), ValueError, "momentum must be in"),
+        (lambda m, sc: RandomShooting(m, sc, horizon=H, std=-1.0), ValueError, "std must be >= 0"),
+        (lambda m, sc: CEM(m, sc, horizon=H, max_batch=0), ValueError, "max_batch must be a positive int"),
+        (lambda m, sc: MPC(CEM(m, sc, horizon=H), execute_steps=0), ValueError, "execute_steps must be in"),
+        (lambda m, sc: MPC(CEM(m, sc, horizon=H), execute_steps=H + 1), ValueError, "execute_steps must be in"),
+        (lambda m, sc: MPC(CEM(m, sc, horizon=H), execute_steps=2.5), ValueError, "execute_steps must be in"),
+    ],
+)
+def test_bad_planner_arguments_are_named(make, exc, msg):
+    with pytest.raises(exc, match=msg):
+        make(ActionLog(), quadratic(TARGET_VARYING))
+
+
 def test_nan_scores_are_never_chosen():
     def scorer(frames, actions):
         a = torch.as_tensor(np.asarray(actions))

@@ -56,6 +56,15 @@ def test_goal_distance_rejects_a_mismatched_goal():
         GoalDistance(np.zeros((8, 8), np.uint8))
 
 
+def test_goal_distance_rejects_unknown_options_when_built():
+    with pytest.raises(ValueError, match="metric must be"):
+        GoalDistance(GOAL, metric="l1")
+    with pytest.raises(ValueError, match="weighting must be"):
+        GoalDistance(GOAL, weighting="exp")
+    with pytest.raises(ValueError, match="blur_sigma must be >= 0"):
+        GoalDistance(GOAL, blur_sigma=-1)
+
+
 @pytest.fixture(scope="module")
 def dino_dir(tmp_path_factory):
     from transformers import Dinov2Config, Dinov2Model
