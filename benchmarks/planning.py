@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dreamgym  # noqa: E402
 from dreamgym.push_env import SUCCESS_PX  # noqa: E402
 from dreamgym.tasks import MAX_STEPS, task_episode, task_scorer  # noqa: E402
-from planners import CEM, MPC, Lattice, RandomShooting  # noqa: E402
+from planners import CEM, MPC, Lattice, RandomShooting, lattice_cem  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -57,11 +57,10 @@ def episode(task: str, ep: int) -> tuple[np.ndarray, np.ndarray]:
 def make_planner(name: str, model, scorer, seed: int, budget: str):
     pop, iters = BUDGETS[budget][name]
     kw = dict(horizon=HORIZON, seed=seed, population=pop, iterations=iters)
-    if name in ("cem", "cem_plain"):
-        # "cem": the lattice's strategies are injected into the first iteration (inside the
-        # same population); "cem_plain": Gaussian samples around the warm start only.
-        extra = Lattice(model, scorer, horizon=HORIZON, deltas=(1.0,)).candidates if name == "cem" else None
-        return CEM(model, scorer, elites=max(2, pop // 5), momentum=0.1, extra_candidates=extra, **kw)
+    if name == "cem":  # the lattice's strategies injected into the first iteration
+        return lattice_cem(model, scorer, **kw)
+    if name == "cem_plain":  # Gaussian samples around the warm start only
+        return CEM(model, scorer, elites=max(2, pop // 5), momentum=0.1, **kw)
     if name == "random_shooting":
         return RandomShooting(model, scorer, std=0.6, **kw)
     if name == "lattice":

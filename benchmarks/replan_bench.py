@@ -82,15 +82,15 @@ def main(argv=None) -> dict:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    default = Engine.load().spec.num_steps
+    eng = Engine.load()
+    default = eng.spec.num_steps
     configs = [  # (label, budget, sampler steps)
         (f"CEM 16 x 2 + 1 (33 rollouts), {default} steps (the benchmark's and the demo's)", "small", default),
         (f"CEM 32 x 3 + 1 (97 rollouts), {default} steps", "full", default),
         ("CEM 32 x 3 + 1 (97 rollouts), 4 steps", "full", 4),
     ]
     rows = []
-    probe_before = speed_probe(Engine.load())
-    eng = Engine.load()
+    probe_before = speed_probe(eng)
     for label, budget, steps in configs:
         replan_seconds(eng, steps, 1, budget)  # warm-up
         ts = replan_seconds(eng, steps, args.episodes, budget)
@@ -98,7 +98,7 @@ def main(argv=None) -> dict:
             {"config": label, "budget": budget, "num_steps": steps, "replan_s": ts, "median_s": float(np.median(ts))}
         )
         print(f"{label}: median {np.median(ts):.2f} s per re-plan ({', '.join(f'{t:.2f}' for t in ts)})")
-    probe_after = speed_probe(Engine.load())
+    probe_after = speed_probe(eng)
     print(f"speed probe (K=1, 16 frames): {probe_before:.2f} s before, {probe_after:.2f} s after")
     result = {
         "speed_probe_k1_s": [probe_before, probe_after],

@@ -26,9 +26,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from .files import process_umask
 from .networks import ActionConditionedDiT, build_vae
 from .specs import ModelSpec
-from .video import process_umask
 
 SPEC_FILE = "spec.json"
 VAE_FILE = "vae.safetensors"

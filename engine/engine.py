@@ -254,10 +254,8 @@ class Engine:
     @torch.no_grad()
     def encode(self, frames: np.ndarray) -> torch.Tensor:
         """(B, H, W, 3) uint8 -> normalised latents (B, C, 1, h, w) float32."""
-        frames = np.ascontiguousarray(frames)
-        if not frames.flags.writeable:  # e.g. from a PIL image or a read-only memory map
-            frames = frames.copy()
-        x = torch.from_numpy(frames).to(self.device)
+        # torch.from_numpy wants a writeable array: frames from a PIL image or a memory map are copied
+        x = torch.from_numpy(np.require(frames, requirements=("C", "W"))).to(self.device)
         x = x.permute(0, 3, 1, 2).unsqueeze(2).to(self.dtype) / 127.5 - 1.0
         z = self._vae_map(lambda p: self.vae.encode(p).latent_dist.mode().float(), x)
         return (z - self._lat_mean) / self._lat_std

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .video import atomic_write_bytes, encode_mp4
+from .files import atomic_write_bytes
+from .video import encode_mp4
 
 
 @dataclass

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dreamgym  # noqa: E402
 from dreamgym.tasks import MAX_STEPS, task_episode, task_scorer  # noqa: E402
 from engine import write_mp4  # noqa: E402
-from planners import CEM, MPC, Lattice  # noqa: E402
+from planners import MPC, lattice_cem  # noqa: E402
 from planners.viz import plot_scores, write_candidate_grid  # noqa: E402
 
 DEMO_SEED = 30_000_000  # demo episodes: disjoint from training, fidelity and benchmark seeds
@@ -62,16 +62,12 @@ def main(argv=None) -> dict:
     goal_image = info["goal_image"]
     print(f"task {args.task}: start distance {info['distance']:.1f} px; planning with the {args.model} model")
 
-    scorer = task_scorer(args.task, goal_image)
-    planner = CEM(
+    planner = lattice_cem(
         model,
-        scorer,
+        task_scorer(args.task, goal_image),
         horizon=16,
         population=args.population,
         iterations=args.iterations,
-        elites=max(2, args.population // 5),
-        momentum=0.1,
-        extra_candidates=Lattice(model, scorer, horizon=16, deltas=(1.0,)).candidates,
         seed=args.seed,
     )
     plans = []

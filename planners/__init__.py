@@ -1,8 +1,8 @@
 """planners: sampling-based MPC over batched world-model rollouts.
 
-from planners import CEM, MPC
+from planners import MPC, lattice_cem
 from planners.scorers import GoalDistance
-planner = CEM(model, GoalDistance(goal), horizon=16, population=32, iterations=3, elites=6, seed=0)
+planner = lattice_cem(model, GoalDistance(goal), horizon=16, seed=0)  # CEM 16 x 2 + lattice strategies
 result = planner.plan(frame)
 """
 
@@ -10,6 +10,7 @@ from .base import PlanResult, RolloutModel, Scorer, TrajectoryOptimizer
 from .cem import CEM
 from .lattice import Lattice, lattice_candidates
 from .mpc import MPC, AsyncMPC, MPCTrace
+from .presets import lattice_cem
 from .random_shooting import RandomShooting
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "Scorer",
     "TrajectoryOptimizer",
     "lattice_candidates",
+    "lattice_cem",
 ]

@@ -253,7 +253,7 @@ def test_saved_files_get_the_usual_permissions_not_the_temp_files_private_ones(t
     import stat
 
     from engine import write_mp4
-    from engine.video import process_umask
+    from engine.files import process_umask
 
     umask = os.umask(0o022)
     process_umask.cache_clear()  # it is read once per process

@@ -138,7 +138,7 @@ def test_step_with_wrong_row_count(tiny, frame):
 
 
 def test_save_failure_keeps_the_old_file_and_leaves_no_temp(tiny, frame, tmp_path, monkeypatch):
-    import engine.video
+    import engine.files
 
     r = tiny.predict(frame, ok_actions(tiny.spec), seed=0, num_steps=1)
     path = tmp_path / "r.mp4"
@@ -147,7 +147,7 @@ def test_save_failure_keeps_the_old_file_and_leaves_no_temp(tiny, frame, tmp_pat
     def fail(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(engine.video.os, "replace", fail)
+    monkeypatch.setattr(engine.files.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         r.save(path)
     assert path.read_bytes() == b"old"
