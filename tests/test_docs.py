@@ -1,4 +1,5 @@
-"""The quickstart's code runs as written (except the full-size model, which needs its weights)."""
+"""The code in the README and the quickstart runs as written (except the full-size model, which
+needs its weights)."""
 
 import re
 from pathlib import Path
@@ -21,3 +22,13 @@ def test_quickstart_code_runs(tmp_path, monkeypatch, capsys):
     assert scope["batch"].frames.shape == (2, 16, 64, 64, 3)
     assert scope["trace"].success  # reach episode 0 of Push-v0, planned on push-64
     assert capsys.readouterr().out.startswith("(64, 64) 8 2")
+
+
+def test_readme_code_runs(tmp_path, monkeypatch):
+    (block,) = python_blocks(ROOT / "README.md")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    assert (tmp_path / "rollout.mp4").stat().st_size > 0
+    assert scope["plan"].actions.shape == (16, 2)
+    assert scope["venv"].num_envs == 8
