@@ -12,8 +12,10 @@ import numpy as np
 import torch
 
 from . import checkpoints
+from .networks import LatentNormalizer, vae_decode, vae_encode_first_frames
+from .parallel import row_pool
 from .rollout import Rollout, RolloutBatch
-from .sampling import chunk_noise, denoise_chunk
+from .sampling import chunk_noise, denoise_chunk, reference_noise_seed
 from .specs import DEFAULT_SPEC, ModelSpec, get_spec
 from .validation import as_actions, as_frame, as_frames, as_guidance, as_num_steps, as_seed, as_seeds
 
@@ -112,16 +114,33 @@ class Engine:
     * :meth:`predict_batch` — K action sequences from one start frame -> :class:`RolloutBatch`.
     * :meth:`start` / :meth:`step` — chunk by chunk, for environments.
 
+    Execution. In the deterministic mode (the CPU default) every row of a call is computed
+    alone, with shapes that do not depend on the batch, on a row worker pinned to one
+    intra-op thread (:mod:`engine.parallel`); rows run side by side on ``threads`` workers.
+    A row's bytes then depend only on its own inputs: not on the other rows, on ``max_batch``,
+    on ``threads`` or on ``torch.set_num_threads``. With ``deterministic=False`` (the CUDA
+    default) rows go through the networks together in micro-batches, faster on a GPU, with no
+    such guarantee.
+
+    Threads. An engine may be called from several threads at once; each call's results
+    equal those of the same call made alone. Calls share the weights (read-only) and the
+    row workers; every call keeps its own sampler, noise and VAE feature cache.
+
     Args:
         spec, vae, dit: the spec and its modules (weights loaded).
         device: torch device (default: CUDA if present, else CPU).
-        dtype: model dtype (default: bf16 on CUDA, fp32 on CPU).
-        max_batch: largest number of rows run through the networks at once; larger K is
-            split into micro-batches of this size.
-        vae_batch: rows per VAE call.
-        exact_batching: pad every VAE call to exactly ``vae_batch`` rows so that a batched
-            rollout equals the single ones bit for bit (CPU conv3d kernels depend on the
-            batch size). Default: on for CPU, off for CUDA.
+        dtype: model dtype (default: bf16 on CUDA, fp32 on CPU). Under bf16/fp16 the time
+            embedding, the adaLN modulations and the DiT's final layer stay fp32, as in the
+            reference.
+        max_batch: with ``deterministic=False``, the largest number of rows run through the
+            networks at once (larger K is split into micro-batches of this size).
+        vae_batch: rows per VAE call. The deterministic mode pads every call to exactly this
+            many rows, so its bytes depend on it (default 4: on push-64 the cheapest per row
+            at one thread, and a single row costs no more than a padded tile).
+        deterministic: compute row by row on pinned workers (see above). Default: True on
+            CPU, False on CUDA.
+        threads: row workers of the deterministic mode on CPU (default: ``torch.get_num_threads()``
+            when the engine is made). Results do not depend on it.
     """
 
     def __init__(
@@ -133,30 +152,37 @@ class Engine:
         device=None,
         dtype=None,
         max_batch: int = 32,
-        vae_batch: int = 8,
-        exact_batching: bool | None = None,
+        vae_batch: int = 4,
+        deterministic: bool | None = None,
+        threads: int | None = None,
     ) -> None:
         for key, val in (("max_batch", max_batch), ("vae_batch", vae_batch)):
             if isinstance(val, bool) or not isinstance(val, int) or val < 1:
                 raise ValueError(f"{key} must be a positive int, got {val!r}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+        if deterministic is not None and not isinstance(deterministic, bool):
+            raise TypeError(f"deterministic must be a bool or None, got {type(deterministic).__name__}")
         self.vae_batch = vae_batch
         self.example_frames: np.ndarray | None = None  # (N, H, W, 3) uint8 from the checkpoint, if any
         self.spec = spec
         self.device = _auto_device(device)
         self.dtype = _auto_dtype(spec, self.device, dtype)
         self.max_batch = max_batch
-        self.exact_batching = (self.device.type == "cpu") if exact_batching is None else bool(exact_batching)
+        self.deterministic = (self.device.type == "cpu") if deterministic is None else deterministic
+        self.threads = threads or torch.get_num_threads()
         self.vae = _move(vae, self.device, self.dtype)
         if self.device.type == "cpu":
             _channels_last_conv_weights(self.vae)
         self.dit = _move(dit, self.device, self.dtype)
-        cfg = self.vae.config
-        c = spec.latent_channels
-        mean = torch.tensor(cfg.latents_mean[:c], dtype=torch.float32).view(1, c, 1, 1, 1)
-        std = torch.tensor(cfg.latents_std[:c], dtype=torch.float32).view(1, c, 1, 1, 1)
-        self._lat_mean, self._lat_std = mean.to(self.device), std.to(self.device)
+        if self.dtype != torch.float32:
+            for module in self.dit.fp32_submodules():
+                module.float()  # weights already rounded to the model dtype, as the reference's
+        self.latents = LatentNormalizer.of(self.vae, spec.latent_channels, self.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = False
+        with torch.no_grad():  # a constant of the weights; computed where the rows are
+            self._context_kv = self._map_spans(lambda lo, hi: self.dit.context_kv(), 1, 1)[0]
 
     # --- loading --------------------------------------------------------------------------
     @classmethod
@@ -170,8 +196,9 @@ class Engine:
         device=None,
         dtype=None,
         max_batch: int = 32,
-        vae_batch: int = 8,
-        exact_batching: bool | None = None,
+        vae_batch: int = 4,
+        deterministic: bool | None = None,
+        threads: int | None = None,
     ) -> Engine:
         """Load a model, never touching the network.
 
@@ -186,7 +213,8 @@ class Engine:
             dtype=dtype,
             max_batch=max_batch,
             vae_batch=vae_batch,
-            exact_batching=exact_batching,
+            deterministic=deterministic,
+            threads=threads,
         )
         if name is None:
             name = DEFAULT_SPEC
@@ -231,81 +259,91 @@ class Engine:
             path, self.spec, self.vae.float(), self.dit.float(), meta, example_frames=self.example_frames
         )
 
+    # --- row execution -------------------------------------------------------------------
+    def _map_spans(self, fn, n: int, size: int) -> list:
+        """Run ``fn(lo, hi)`` over consecutive spans of ``size`` rows of [0, n) and return the
+        results in row order: on the pinned row workers (deterministic CPU) or in this thread."""
+        spans = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+        if self.deterministic and self.device.type == "cpu":
+            return row_pool(self.threads).map(lambda span: fn(*span), spans)
+        return [fn(lo, hi) for lo, hi in spans]
+
+    def _vae_tiles(self, fn, x):
+        """Apply ``fn`` (a VAE call) over the rows of ``x`` in tiles of ``vae_batch`` rows.
+
+        Deterministic mode pads every tile to exactly ``vae_batch`` rows (zeros): CPU conv
+        kernels depend on the batch size, but with one fixed shape a row's result does not
+        depend on its position in the tile or on the other rows (tested for every position).
+        A single row would cost as much as a tile of 4 anyway (oneDNN's batch-1 path is ~3.5x
+        slower per row on push-64)."""
+        step = self.vae_batch
+
+        def tile(lo, hi):
+            part = x[lo:hi]
+            if self.deterministic and hi - lo < step:
+                part = torch.cat([part, part.new_zeros((step - (hi - lo), *part.shape[1:]))])
+            return fn(part.contiguous())[: hi - lo]
+
+        return torch.cat(self._map_spans(tile, x.shape[0], step))
+
     # --- tokenizer ------------------------------------------------------------------------
-    def _vae_map(self, fn, x: torch.Tensor) -> torch.Tensor:
-        """Apply ``fn`` (a VAE call) over the rows of ``x`` in micro-batches of ``vae_batch``.
-
-        With ``exact_batching`` every call gets exactly ``vae_batch`` rows (the last one padded
-        with zeros): CPU conv3d kernels depend on the batch size, but a row's result does not
-        depend on its position or on the other rows when the shape is fixed, so any batch
-        gives the same bytes per row as a single rollout. Rows are also made contiguous: with
-        channels-last weights, a conv's result depends on its input's memory layout.
-        """
-        n, step = x.shape[0], self.vae_batch
-        outs = []
-        for lo in range(0, n, step):
-            part = x[lo : lo + step].contiguous()
-            rows = part.shape[0]
-            if self.exact_batching and rows < step:
-                part = torch.cat([part, part.new_zeros((step - rows, *part.shape[1:]))])
-            outs.append(fn(part)[:rows])
-        return torch.cat(outs)
-
     @torch.no_grad()
     def encode(self, frames: np.ndarray) -> torch.Tensor:
         """(B, H, W, 3) uint8 -> normalised latents (B, C, 1, h, w) float32."""
         # torch.from_numpy wants a writeable array: frames from a PIL image or a memory map are copied
         x = torch.from_numpy(np.require(frames, requirements=("C", "W"))).to(self.device)
         x = x.permute(0, 3, 1, 2).unsqueeze(2).to(self.dtype) / 127.5 - 1.0
-        z = self._vae_map(lambda p: self.vae.encode(p).latent_dist.mode().float(), x)
-        return (z - self._lat_mean) / self._lat_std
+        z = self._vae_tiles(lambda p: vae_encode_first_frames(self.vae, p), x)
+        return self.latents.normalize(z)
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
-        """Normalised latents (B, C, F, h, w) -> frames (B, 1 + tf * (F - 1), H, W, 3) uint8."""
-        z = (latents.float() * self._lat_std + self._lat_mean).to(self.dtype)
-        x = self._vae_map(lambda p: self.vae.decode(p).sample.float(), z).clamp(-1, 1)
-        x = ((x + 1.0) * 127.5).round().to(torch.uint8)
-        return x.permute(0, 2, 3, 4, 1).cpu().numpy()
+        """Normalised latents (B, C, F, h, w) -> frames (B, 1 + tf * (F - 1), H, W, 3) uint8,
+        quantised as the spec's ``pixel_quantization`` says."""
+        z = self.latents.denormalize(latents).to(self.dtype)
+        x = (self._vae_tiles(lambda p: vae_decode(self.vae, p), z).float() + 1.0) * 127.5
+        x = x.round() if self.spec.pixel_quantization == "round" else x.trunc()
+        return x.clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 4, 1).cpu().numpy()
 
     # --- the chunk loop -------------------------------------------------------------------
-    def _chunk(
-        self,
-        cond: torch.Tensor,
-        actions: np.ndarray,
-        seeds: list[int],
-        chunk_idx,
-        num_steps: int,
-        guidance: float,
-        timings: dict,
-    ):
-        """One chunk for B rows: returns frames (B, chunk, H, W, 3) uint8 and the next cond."""
+    @torch.no_grad()
+    def _sample(self, cond, actions, seeds, chunk_idx, num_steps: int, guidance: float) -> torch.Tensor:
+        """One chunk's latents (B, C, F, h, w) float32 for the given rows, in this thread."""
         spec = self.spec
         h, w = spec.latent_size
         shape = (spec.latent_channels, spec.latent_frames_per_chunk, h, w)
-        t0 = time.perf_counter()
-        noise = chunk_noise(seeds, [int(c) for c in chunk_idx], shape)
-        act = torch.from_numpy(actions).to(self.device)
-        t1 = time.perf_counter()
-        lat = denoise_chunk(
+        noise = chunk_noise(seeds, [int(c) for c in chunk_idx], shape, scheme=spec.noise, chunk_size=spec.chunk_size)
+        return denoise_chunk(
             self.dit,
-            cond,
-            act,
+            cond.contiguous(),
+            torch.from_numpy(np.ascontiguousarray(actions)).to(self.device),
             noise,
             num_steps=num_steps,
             guidance=guidance,
             shift=spec.shift,
             sigma_max=spec.sigma_max,
+            keep_sampled_start=spec.decode_start_latent == "sampled",
+            context_kv=self._context_kv,
         )
-        t2 = time.perf_counter()
+
+    def _chunk(self, cond, actions, seeds, chunk_idx, num_steps: int, guidance: float, timings: dict):
+        """One chunk for B rows: returns frames (B, chunk, H, W, 3) uint8 and the next cond.
+
+        The DiT runs one row per call in deterministic mode (its matmuls then have the same
+        shapes whatever B is), ``max_batch`` rows per call otherwise; decoding and the pixel
+        handoff go through :meth:`_vae_tiles`."""
+
+        def sample(lo, hi):
+            return self._sample(cond[lo:hi], actions[lo:hi], seeds[lo:hi], chunk_idx[lo:hi], num_steps, guidance)
+
+        t0 = time.perf_counter()
+        lat = torch.cat(self._map_spans(sample, len(seeds), 1 if self.deterministic else self.max_batch))
+        t1 = time.perf_counter()
         frames = self.decode(lat)[:, 1:]
+        t2 = time.perf_counter()
+        nxt = self.encode(frames[:, -1]) if self.spec.handoff == "pixel" else lat[:, :, -1:].clone()
         t3 = time.perf_counter()
-        if spec.handoff == "pixel":
-            nxt = self.encode(frames[:, -1])
-        else:
-            nxt = lat[:, :, -1:].clone()
-        t4 = time.perf_counter()
-        for k, v in (("noise", t1 - t0), ("denoise", t2 - t1), ("decode", t3 - t2), ("handoff", t4 - t3)):
+        for k, v in (("denoise", t1 - t0), ("decode", t2 - t1), ("handoff", t3 - t2)):
             timings[k] = timings.get(k, 0.0) + v
         return frames, nxt
 
@@ -347,6 +385,9 @@ class Engine:
     def _predict(self, frame: np.ndarray, acts: np.ndarray, seeds: list[int], num_steps, guidance) -> RolloutBatch:
         num_steps = as_num_steps(num_steps, self.spec)
         guidance = as_guidance(guidance, self.spec)
+        if self.spec.noise == "reference":
+            last_chunk = acts.shape[1] // self.spec.chunk_size - 1
+            reference_noise_seed(max(seeds), last_chunk, self.spec.chunk_size)
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         cond0 = self.encode(frame[None])
@@ -354,20 +395,12 @@ class Engine:
         k, t, _ = acts.shape
         cs = self.spec.chunk_size
         out = np.empty((k, t, *self.spec.resolution, 3), dtype=np.uint8)
-        for lo in range(0, k, self.max_batch):
-            hi = min(lo + self.max_batch, k)
-            cond = cond0.expand(hi - lo, -1, -1, -1, -1)
-            for c in range(t // cs):
-                frames, cond = self._chunk(
-                    cond,
-                    acts[lo:hi, c * cs : (c + 1) * cs],
-                    seeds[lo:hi],
-                    [c] * (hi - lo),
-                    num_steps,
-                    guidance,
-                    timings,
-                )
-                out[lo:hi, c * cs : (c + 1) * cs] = frames
+        cond = cond0.expand(k, -1, -1, -1, -1)
+        for c in range(t // cs):
+            frames, cond = self._chunk(
+                cond, acts[:, c * cs : (c + 1) * cs], seeds, [c] * k, num_steps, guidance, timings
+            )
+            out[:, c * cs : (c + 1) * cs] = frames
         wall = time.perf_counter() - t_start
         timings["total"] = wall
         per_ms = 1000.0 * wall / k
@@ -423,24 +456,15 @@ class Engine:
                 f"action_chunks must hold exactly one chunk: expected shape (B, {self.spec.chunk_size}, "
                 f"{self.spec.action_dim}), got {acts.shape}"
             )
+        if self.spec.noise == "reference":
+            for seed, c in zip(state.seeds, state.chunk_index, strict=True):
+                reference_noise_seed(seed, int(c), self.spec.chunk_size)
         timings: dict[str, float] = {}
-        outs, conds = [], []
-        for lo in range(0, len(state), self.max_batch):
-            hi = min(lo + self.max_batch, len(state))
-            frames, nxt = self._chunk(
-                state.cond_latents[lo:hi],
-                acts[lo:hi],
-                state.seeds[lo:hi],
-                state.chunk_index[lo:hi],
-                state.num_steps,
-                state.guidance,
-                timings,
-            )
-            outs.append(frames)
-            conds.append(nxt)
-        frames = np.concatenate(outs)
+        frames, cond = self._chunk(
+            state.cond_latents, acts, state.seeds, state.chunk_index, state.num_steps, state.guidance, timings
+        )
         new = EngineState(
-            torch.cat(conds),
+            cond,
             frames[:, -1].copy(),
             list(state.seeds),
             state.chunk_index + 1,

@@ -5,6 +5,12 @@
   ``(tf * A) -> hidden -> D`` (added to the sinusoidal timestep features before their
   RMSNorm) and ``(tf * A) -> hidden -> 3D`` (added to the adaLN-LoRA term). The
   conditioning latent frame gets a zero embedding.
+* :func:`vae_encode_first_frames` / :func:`vae_decode` — the Wan VAE's encode and decode
+  loops with the feature cache held in local variables: diffusers' ``AutoencoderKLWan``
+  keeps it on the module (``_feat_map``, ``_conv_idx``), so two threads in one VAE corrupt
+  each other; these functions share only the (read-only) weights.
+* :class:`LatentNormalizer` — the VAE latent mean and 1/std, held in bf16 as the reference
+  tokenizer holds them.
 * :class:`ActionConditionedDiT` — ``diffusers.CosmosTransformer3DModel`` driven with
   per-latent-frame conditioning. Its :meth:`forward` composes the diffusers submodules
   (patch embedding, RoPE, time embedding, the blocks' norms/attention/MLP, output head);
@@ -12,7 +18,11 @@
   the adaLN modulation per latent frame by broadcasting over that frame's tokens instead
   of expanding it to every token (about 8% fewer FLOPs at full size), and to compute the
   cross-attention keys/values of the constant context once per call. With equal
-  embeddings in every frame it reproduces the diffusers forward (tested).
+  embeddings in every frame it reproduces the diffusers forward (tested). Two settings
+  follow the reference network rather than diffusers' defaults: the attention q/k RMSNorm
+  epsilon is 1e-6, and under a bf16/fp16 model the time embedding, the adaLN modulations and
+  the final layer run in fp32 (:meth:`ActionConditionedDiT.fp32_submodules`), the blocks in
+  the model dtype.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, Wa
 from torch import nn
 
 from .specs import ModelSpec
+
+QK_NORM_EPS = 1e-6  # the reference's attention q/k RMSNorm epsilon (diffusers' default is 1e-5)
 
 
 class FastWanRMSNorm(WanRMS_norm):
@@ -73,6 +85,72 @@ def build_vae(spec: ModelSpec) -> AutoencoderKLWan:
     return vae
 
 
+def _causal_conv_count(module: nn.Module) -> int:
+    return sum(isinstance(m, WanCausalConv3d) for m in module.modules())
+
+
+def vae_encode_first_frames(vae: AutoencoderKLWan, x: torch.Tensor) -> torch.Tensor:
+    """Latent means of single frames, without touching the VAE's own cache attributes.
+
+    x: (B, 3, 1, H, W) in [-1, 1], the VAE's dtype. Returns (B, z_dim, 1, h, w) in the VAE's
+    dtype: the mode of the posterior (what ``vae.encode(x).latent_dist.mode()`` gives).
+    """
+    if x.shape[2] != 1:
+        raise ValueError(
+            f"vae_encode_first_frames takes one frame per row: expected (B, 3, 1, H, W), got {tuple(x.shape)}"
+        )
+    cache = [None] * _causal_conv_count(vae.encoder)
+    out = vae.encoder(x, feat_cache=cache, feat_idx=[0])
+    return vae.quant_conv(out)[:, : vae.config.z_dim]
+
+
+def vae_decode(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
+    """Decode latents frame by frame through the causal decoder, the feature cache local.
+
+    z: (B, z_dim, F, h, w) un-normalised latents in the VAE's dtype. Returns
+    (B, 3, 1 + tf * (F - 1), H, W) in [-1, 1], the VAE's dtype (``vae.decode(z).sample``).
+    """
+    cache = [None] * _causal_conv_count(vae.decoder)
+    x = vae.post_quant_conv(z)
+    outs = []
+    for i in range(z.shape[2]):
+        outs.append(vae.decoder(x[:, :, i : i + 1], feat_cache=cache, feat_idx=[0], first_chunk=i == 0))
+    return torch.cat(outs, 2).clamp(-1.0, 1.0)
+
+
+class LatentNormalizer:
+    """Maps raw VAE latents to the DiT's normalised latents and back.
+
+    The constants come from the VAE config (``latents_mean``, ``latents_std``, first
+    ``channels`` entries) and are held as the reference tokenizer holds them: ``mean`` and
+    ``inv_std = 1 / std`` computed and stored in bf16 (up to 0.4% per channel from fp32),
+    then used in fp32: ``normalize(z) = (z - mean) * inv_std``,
+    ``denormalize(z) = z / inv_std + mean``.
+
+    Attributes:
+        mean, inv_std: (1, channels, 1, 1, 1) float32 tensors.
+    """
+
+    def __init__(self, latents_mean, latents_std, channels: int, device=None) -> None:
+        mean = torch.tensor(list(latents_mean)[:channels], dtype=torch.bfloat16)
+        std = torch.tensor(list(latents_std)[:channels], dtype=torch.bfloat16)
+        shape = (1, channels, 1, 1, 1)
+        self.mean = mean.float().view(shape).to(device)
+        self.inv_std = (1.0 / std).float().view(shape).to(device)
+
+    @classmethod
+    def of(cls, vae: AutoencoderKLWan, channels: int, device=None) -> LatentNormalizer:
+        return cls(vae.config.latents_mean, vae.config.latents_std, channels, device)
+
+    def normalize(self, z: torch.Tensor) -> torch.Tensor:
+        """Raw latents (B, C, F, h, w) -> normalised, float32."""
+        return (z.float() - self.mean) * self.inv_std
+
+    def denormalize(self, z: torch.Tensor) -> torch.Tensor:
+        """Normalised latents (B, C, F, h, w) -> raw, float32."""
+        return z.float() / self.inv_std + self.mean
+
+
 class ActionEmbedder(nn.Module):
     """Per-latent-frame action embeddings.
 
@@ -102,17 +180,20 @@ class ActionEmbedder(nn.Module):
         return torch.cat([pad_d, emb_d], 1), torch.cat([pad_3d, emb_3d], 1)
 
 
-def _modulate(norm: nn.Module, x: torch.Tensor, emb: torch.Tensor, temb: torch.Tensor, n: int):
+def _modulate(norm: nn.Module, x: torch.Tensor, act_emb: torch.Tensor, temb: torch.Tensor, n: int):
     """adaLN of a diffusers ``CosmosAdaLayerNorm(Zero)`` applied per latent frame.
 
-    x: (B, F*HW, D); emb: (B, F, D); temb: (B, F, n*D). Returns the modulated x (and gate
-    when n == 3) with the per-frame shift/scale/gate broadcast over that frame's tokens.
+    x: (B, F*HW, D); act_emb: (B, F, D), the embedding through the norm's activation (SiLU,
+    the same for every norm, so computed once per call); temb: (B, F, n*D). Returns the
+    modulated x (and gate when n == 3) with the per-frame shift/scale/gate broadcast over
+    that frame's tokens.
     """
-    mod = norm.linear_2(norm.linear_1(norm.activation(emb)))  # (B, F, nD)
+    mod = norm.linear_2(norm.linear_1(act_emb))  # (B, F, nD), in the embeddings' fp32
     mod = mod + temb[..., : mod.shape[-1]]
     b, f, _ = mod.shape
-    parts = [p.unsqueeze(2) for p in mod.chunk(n, dim=-1)]  # each (B, F, 1, D)
-    xn = norm.norm(x).unflatten(1, (f, -1))  # (B, F, HW, D)
+    parts = [p.unsqueeze(2).to(x.dtype) for p in mod.chunk(n, dim=-1)]  # each (B, F, 1, D)
+    ln = norm.norm
+    xn = F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps).unflatten(1, (f, -1))  # (B, F, HW, D)
     xn = (xn * (1 + parts[1]) + parts[0]).flatten(1, 2)
     if n == 3:
         return xn, parts[2]
@@ -148,6 +229,22 @@ class ActionConditionedDiT(nn.Module):
         if spec.context_dim != ctx_in:
             raise ValueError(f"spec {spec.name!r}: context_dim must be {ctx_in}, got {spec.context_dim}")
         self.register_buffer("context", torch.zeros(1, spec.context_tokens, spec.context_dim))
+        for block in self.transformer.transformer_blocks:
+            for attn in (block.attn1, block.attn2):
+                attn.norm_q.eps = attn.norm_k.eps = QK_NORM_EPS
+        for norm in self.adaln_norms():
+            if not isinstance(norm.activation, nn.SiLU):
+                raise TypeError(f"expected SiLU adaLN activations, got {type(norm.activation).__name__}")
+
+    def adaln_norms(self) -> list[nn.Module]:
+        """Every adaLN modulation: three per block and the final layer's."""
+        tr = self.transformer
+        return [n for b in tr.transformer_blocks for n in (b.norm1, b.norm2, b.norm3)] + [tr.norm_out]
+
+    def fp32_submodules(self) -> list[nn.Module]:
+        """The parts the reference runs in fp32 when the blocks run in bf16: the time
+        embedding, every adaLN modulation and the final layer (norm and projection)."""
+        return [self.transformer.time_embed, *self.adaln_norms(), self.transformer.proj_out]
 
     # ------------------------------------------------------------------------------------
     def embed_time_and_actions(
@@ -157,7 +254,8 @@ class ActionConditionedDiT(nn.Module):
 
         sigma: (B,) float (the flow time in [0, 1], the DiT's timestep input).
         actions: (B, T, A) or None (no action embedding: the unconditional branch).
-        Returns ``embedded_timestep`` (B, F, D) and ``temb`` (B, F, 3D).
+        Returns ``embedded_timestep`` (B, F, D) and ``temb`` (B, F, 3D), float32 (the action
+        MLPs run in the model dtype, the time embedding in fp32, as in the reference).
 
         The small MLPs run one sample at a time: their matmul row count would otherwise
         grow with the batch, which changes CPU kernels and breaks batch = single.
@@ -165,11 +263,11 @@ class ActionConditionedDiT(nn.Module):
         te = self.transformer.time_embed
         outs_e, outs_t = [], []
         for i in range(sigma.shape[0]):
-            proj = te.time_proj(sigma[i : i + 1]).to(self.context.dtype)  # (1, D)
+            proj = te.time_proj(sigma[i : i + 1].float()).float()  # (1, D)
             proj = proj.unsqueeze(1).expand(1, num_frames, -1)
             temb = te.t_embedder(proj[:, :1]).expand(1, num_frames, -1)
             if actions is not None:
-                a_d, a_3d = self.action_embed(actions[i : i + 1].to(self.context.dtype))
+                a_d, a_3d = (a.float() for a in self.action_embed(actions[i : i + 1].to(self.context.dtype)))
                 if a_d.shape[1] != num_frames:
                     raise ValueError(f"actions give {a_d.shape[1]} latent frames, latents have {num_frames}")
                 proj = proj + a_d
@@ -185,42 +283,51 @@ class ActionConditionedDiT(nn.Module):
             ctx = self.transformer.crossattn_proj(ctx)
         return ctx
 
+    def context_kv(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per block, the cross-attention keys and values (1, H, L, d) of the stored context."""
+        ctx = self.projected_context()
+        return [context_keys_values(block.attn2, ctx) for block in self.transformer.transformer_blocks]
+
     def forward(
         self,
         latents: torch.Tensor,
         cond_mask: torch.Tensor,
         sigma: torch.Tensor,
         actions: torch.Tensor | None,
+        context_kv: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> torch.Tensor:
         """Predict the flow velocity.
 
         latents: (B, C, F, h, w); cond_mask: (B, 1, F, h, w) (1 on conditioning frames);
         sigma: (B,) float; actions: (B, (F-1) * tf, A) or None.
+        context_kv: :meth:`context_kv`, if already computed (it depends only on the weights).
         Returns the velocity (B, C, F, h, w) in the dtype of the model.
         """
         tr = self.transformer
         cfg = tr.config
         b, _, f, h, w = latents.shape
         x = torch.cat([latents, cond_mask, torch.zeros_like(cond_mask)], dim=1).to(self.context.dtype)
-        rope = tr.rope(x, fps=None)
+        cos, sin = (t[None, None].float() for t in tr.rope(x, fps=None))  # (1, 1, N, d)
         extra_pos = tr.learnable_pos_embed(x) if cfg.extra_pos_embed_type else None
         p_t, p_h, p_w = cfg.patch_size
         hs = tr.patch_embed(x).flatten(1, 3)  # (B, N, D)
         emb, temb = self.embed_time_and_actions(sigma, actions, f // p_t)
-        ctx = self.projected_context()
+        if context_kv is None:
+            context_kv = self.context_kv()
 
-        for block in tr.transformer_blocks:
+        act_emb = F.silu(emb)  # every adaLN norm's activation (checked in __init__)
+        for block, kv in zip(tr.transformer_blocks, context_kv, strict=True):
             if extra_pos is not None:
                 hs = hs + extra_pos
-            xn, gate = _modulate(block.norm1, hs, emb, temb, 3)
-            hs = _gated(hs, gate, block.attn1(xn, image_rotary_emb=rope))
-            xn, gate = _modulate(block.norm2, hs, emb, temb, 3)
-            hs = _gated(hs, gate, _cross_attention(block.attn2, xn, ctx))
-            xn, gate = _modulate(block.norm3, hs, emb, temb, 3)
-            hs = _gated(hs, gate, block.ff(xn))
+            xn, gate = _modulate(block.norm1, hs, act_emb, temb, 3)
+            hs = _gated(hs, gate, _self_attention(block.attn1, xn, cos, sin))
+            xn, gate = _modulate(block.norm2, hs, act_emb, temb, 3)
+            hs = _gated(hs, gate, _cross_attention(block.attn2, xn, kv))
+            xn, gate = _modulate(block.norm3, hs, act_emb, temb, 3)
+            hs = _gated(hs, gate, _feed_forward(block.ff, xn))
 
-        hs = _modulate(tr.norm_out, hs, emb, temb, 2)
-        hs = tr.proj_out(hs)
+        hs = _modulate(tr.norm_out, hs.float(), act_emb, temb, 2)  # the final layer in fp32
+        hs = tr.proj_out(hs.to(tr.proj_out.weight.dtype))
         # unpatchify exactly as diffusers does
         hs = hs.unflatten(2, (p_h, p_w, p_t, -1))
         hs = hs.unflatten(1, (f // p_t, h // p_h, w // p_w))
@@ -228,20 +335,62 @@ class ActionConditionedDiT(nn.Module):
         return hs.flatten(6, 7).flatten(4, 5).flatten(2, 3)
 
 
-def _cross_attention(attn: nn.Module, x: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
-    """Cross-attention of a diffusers ``Attention`` (Cosmos flavour: RMS qk-norm) over a
-    context shared by the whole batch: keys/values are computed once for ``ctx`` (1, L, C)
-    and broadcast, so the result does not depend on the batch size."""
-    b, n, _ = x.shape
+def _rms_norm(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """diffusers' ``RMSNorm.forward`` maths (fp32 statistics), without the module call."""
+    y = x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + norm.eps)
+    w = norm.weight
+    if w is None:
+        return y.to(x.dtype)
+    if w.dtype in (torch.float16, torch.bfloat16):
+        y = y.to(w.dtype)
+    return y * w
+
+
+def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    return x.unflatten(2, (heads, -1)).transpose(1, 2)  # (B, N, H*d) -> (B, H, N, d)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Cosmos RoPE (diffusers' ``apply_rotary_emb(use_real=True, use_real_unbind_dim=-2)``).
+    x: (B, H, N, d); cos, sin: (1, 1, N, d) float32."""
+    x_real, x_imag = x.reshape(*x.shape[:-1], 2, -1).unbind(-2)
+    rotated = torch.cat([-x_imag, x_real], dim=-1)
+    return (x.float() * cos + rotated.float() * sin).to(x.dtype)
+
+
+def _self_attention(attn: nn.Module, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Self-attention of a diffusers Cosmos ``Attention`` (the maths of its
+    ``CosmosAttnProcessor2_0``: q/k RMSNorm, RoPE on q and k, SDPA), called without the
+    processor machinery, whose per-call overhead was a third of a push-64 DiT call."""
     heads = attn.heads
-    q = attn.to_q(x).unflatten(2, (heads, -1)).transpose(1, 2)  # (B, H, N, d)
-    k = attn.to_k(ctx).unflatten(2, (heads, -1)).transpose(1, 2)  # (1, H, L, d)
-    v = attn.to_v(ctx).unflatten(2, (heads, -1)).transpose(1, 2)
-    q, k = attn.norm_q(q), attn.norm_k(k)
-    k, v = k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)
+    q = _rotate(_rms_norm(attn.norm_q, _heads(attn.to_q(x), heads)), cos, sin)
+    k = _rotate(_rms_norm(attn.norm_k, _heads(attn.to_k(x), heads)), cos, sin)
+    v = _heads(attn.to_v(x), heads)
     out = F.scaled_dot_product_attention(q, k, v)
-    out = out.transpose(1, 2).flatten(2, 3).type_as(x)
-    return attn.to_out[1](attn.to_out[0](out))
+    return attn.to_out[0](out.transpose(1, 2).flatten(2, 3).type_as(q))
+
+
+def _feed_forward(ff: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """diffusers' ``FeedForward`` (GELU projection, dropout 0, linear) without the module calls."""
+    gelu, out = ff.net[0], ff.net[2]
+    return out(F.gelu(gelu.proj(x), approximate=gelu.approximate))
+
+
+def context_keys_values(attn: nn.Module, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-attention keys and values (1, H, L, d) of a context (1, L, C): a constant of the
+    model, computed once per call instead of once per row."""
+    k = _rms_norm(attn.norm_k, _heads(attn.to_k(ctx), attn.heads))
+    return k, _heads(attn.to_v(ctx), attn.heads)
+
+
+def _cross_attention(attn: nn.Module, x: torch.Tensor, kv: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Cross-attention over a context shared by the whole batch: the keys/values ``kv`` from
+    :func:`context_keys_values` are broadcast, so the result does not depend on the batch."""
+    b = x.shape[0]
+    q = _rms_norm(attn.norm_q, _heads(attn.to_q(x), attn.heads))
+    k, v = (t.expand(b, -1, -1, -1) for t in kv)
+    out = F.scaled_dot_product_attention(q, k, v)
+    return attn.to_out[0](out.transpose(1, 2).flatten(2, 3).type_as(x))
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -8,6 +8,10 @@ Conditioning: latent frame 0 holds the start frame. Every step it is replaced by
 conditioning latent, marked with 1 in the condition-mask channel, and its velocity is
 replaced by the exact one (``noise - cond``), so the solver never moves it.
 
+Timestep: the network gets the scheduler's integer timestep scaled back,
+``int64(1000 * sigma) * 0.001`` in float32 (what the reference hands its network; up to 1e-3
+from the exact sigma), while the solver itself steps with the exact sigmas.
+
 Guidance: with ``guidance == 0`` only the conditional pass runs. Otherwise the
 unconditional branch is the same call *without the action embedding* (same start frame,
 same context), and ``v = v_cond + guidance * (v_cond - v_uncond)`` (Cosmos' convention, so
@@ -49,14 +53,51 @@ def chunk_seed(seed: int, chunk_index: int) -> int:
     return (int(state[0]) << 31 | int(state[1]) >> 1) & ((1 << 63) - 1)
 
 
-def chunk_noise(seeds: list[int], chunk_indices: list[int], shape: tuple[int, ...]) -> torch.Tensor:
-    """Noise (B, *shape) float32 on CPU; row b comes from its own generator seeded by
-    ``chunk_seed(seeds[b], chunk_indices[b])`` so it does not depend on the batch."""
+def reference_noise_seed(seed: int, chunk_index: int, chunk_size: int) -> int:
+    """The ``np.random.RandomState`` seed of the reference scheme: the chunk's first action
+    index, offset by the user's seed. A ``ValueError`` when it leaves RandomState's range."""
+    s = int(seed) + int(chunk_index) * int(chunk_size)
+    if s >= 2**32:
+        raise ValueError(
+            f"the reference noise scheme seeds np.random.RandomState with seed + chunk_index * chunk_size, "
+            f"which must be below 2**32; got {seed} + {chunk_index} * {chunk_size} = {s}"
+        )
+    return s
+
+
+def chunk_noise(
+    seeds: list[int],
+    chunk_indices: list[int],
+    shape: tuple[int, ...],
+    *,
+    scheme: str = "per-candidate",
+    chunk_size: int | None = None,
+) -> torch.Tensor:
+    """Noise (B, *shape) float32 on CPU. Row b depends only on (seeds[b], chunk_indices[b]),
+    never on the batch.
+
+    ``"per-candidate"``: a torch generator seeded by ``chunk_seed(seed, chunk)``.
+    ``"reference"``: ``np.random.RandomState(seed + chunk * chunk_size).standard_normal((1,
+    *shape))`` cast to float32, as the DreamDojo rollout script draws a chunk's noise.
+    """
     out = torch.empty((len(seeds), *shape), dtype=torch.float32)
     for b, (s, c) in enumerate(zip(seeds, chunk_indices, strict=True)):
-        g = torch.Generator().manual_seed(chunk_seed(s, c))
-        out[b] = torch.randn(shape, generator=g, dtype=torch.float32)
+        if scheme == "per-candidate":
+            g = torch.Generator().manual_seed(chunk_seed(s, c))
+            out[b] = torch.randn(shape, generator=g, dtype=torch.float32)
+        elif scheme == "reference":
+            if chunk_size is None:
+                raise ValueError("the reference noise scheme needs chunk_size")
+            rng = np.random.RandomState(reference_noise_seed(s, c, chunk_size))
+            out[b] = torch.from_numpy(rng.standard_normal((1, *shape)).astype(np.float32)[0])
+        else:
+            raise ValueError(f"noise scheme must be 'per-candidate' or 'reference', got {scheme!r}")
     return out
+
+
+def network_timestep(timestep: torch.Tensor) -> torch.Tensor:
+    """The DiT's time input for a scheduler timestep: ``int64(1000 * sigma) * 0.001``, float32."""
+    return timestep.to(torch.int64) * 0.001
 
 
 @torch.no_grad()
@@ -70,6 +111,8 @@ def denoise_chunk(
     guidance: float,
     shift: float,
     sigma_max: float = 0.999,
+    keep_sampled_start: bool = False,
+    context_kv=None,
     callback=None,
 ) -> torch.Tensor:
     """Sample one chunk's latents.
@@ -77,7 +120,10 @@ def denoise_chunk(
     cond_latent: (B, C, 1, h, w) float32, the normalised start-frame latent.
     actions: (B, chunk_size, A) float32.
     noise: (B, C, F, h, w) float32 with F = 1 + chunk_size / temporal_factor.
-    Returns latents (B, C, F, h, w) float32 with frame 0 equal to ``cond_latent``.
+    keep_sampled_start: leave latent frame 0 as the solver left it (the reference decodes
+        it so) instead of putting the clean ``cond_latent`` back.
+    context_kv: the DiT's ``context_kv()``, if already computed.
+    Returns latents (B, C, F, h, w) float32.
     """
     device = cond_latent.device
     sched = make_scheduler(num_steps, shift, sigma_max)
@@ -90,16 +136,17 @@ def denoise_chunk(
     gt_velocity = (latents - cond_full) * cond_mask
     actions = actions.to(device)
     for i, t in enumerate(sched.timesteps):
-        sigma = sched.sigmas[i].to(device=device, dtype=torch.float32).expand(b)
+        sigma = network_timestep(t).to(device).expand(b)
         x_in = cond_mask * cond_full + (1 - cond_mask) * latents
-        v = dit(x_in, cond_mask, sigma, actions).float()
+        v = dit(x_in, cond_mask, sigma, actions, context_kv).float()
         v = gt_velocity + v * (1 - cond_mask)
         if guidance:
-            v_u = dit(x_in, cond_mask, sigma, None).float()
+            v_u = dit(x_in, cond_mask, sigma, None, context_kv).float()
             v_u = gt_velocity + v_u * (1 - cond_mask)
             v = v + guidance * (v - v_u)
         latents = sched.step(v, t, latents, return_dict=False)[0]
         if callback is not None:
             callback(i, latents)
-    latents[:, :, :1] = cond_latent
+    if not keep_sampled_start:
+        latents[:, :, :1] = cond_latent
     return latents

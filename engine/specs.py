@@ -17,6 +17,9 @@ from typing import Any
 HANDOFF_MODES = ("pixel", "latent")
 OUT_OF_BOUNDS_MODES = ("error", "clip")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+NOISE_SCHEMES = ("per-candidate", "reference")
+PIXEL_QUANTIZATIONS = ("round", "truncate")
+START_LATENT_DECODES = ("clean", "sampled")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,18 @@ class ModelSpec:
         sigma_max: first sigma of the linear schedule before the shift (0.999 in the reference).
         handoff: ``"pixel"`` re-encodes the last decoded uint8 frame as the next chunk's start
             (the reference behaviour); ``"latent"`` reuses the last latent frame.
+        noise: ``"per-candidate"`` draws row b's chunk c from a torch generator seeded by
+            ``(seed_b, c)`` (independent streams for every seed and chunk);
+            ``"reference"`` draws it as the DreamDojo rollout script does,
+            ``np.random.RandomState(seed + c * chunk_size).standard_normal`` (at seed 0 the
+            reference's own noise; seeds then overlap: seed ``chunk_size`` is chunk 1 of seed 0).
+        pixel_quantization: how decoded pixels in [-1, 1] become uint8 (the frames returned
+            and, with pixel handoff, the next chunk's start): ``"round"`` to nearest or
+            ``"truncate"`` toward zero as the reference (``(x + 1) / 2 * 255`` cast to uint8).
+        decode_start_latent: which latent frame 0 the decoder sees at the end of a chunk:
+            ``"clean"`` (the encoded start frame) or ``"sampled"`` (what the sampler left
+            there, slightly drifted, as the reference decodes it). Frame 0 is never returned,
+            but the causal decoder carries it into the chunk's frames.
         vae: keyword arguments of ``diffusers.AutoencoderKLWan``.
         transformer: keyword arguments of ``diffusers.CosmosTransformer3DModel``.
         action_hidden: hidden width of the two action MLPs.
@@ -66,6 +81,9 @@ class ModelSpec:
     shift: float = 5.0
     sigma_max: float = 0.999
     handoff: str = "pixel"
+    noise: str = "per-candidate"
+    pixel_quantization: str = "round"
+    decode_start_latent: str = "clean"
     action_hidden: int = 256
     context_tokens: int = 8
     context_dim: int = 32
@@ -78,6 +96,13 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if self.handoff not in HANDOFF_MODES:
             raise ValueError(f"spec {self.name!r}: handoff must be one of {HANDOFF_MODES}, got {self.handoff!r}")
+        for key, allowed in (
+            ("noise", NOISE_SCHEMES),
+            ("pixel_quantization", PIXEL_QUANTIZATIONS),
+            ("decode_start_latent", START_LATENT_DECODES),
+        ):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"spec {self.name!r}: {key} must be one of {allowed}, got {getattr(self, key)!r}")
         if self.out_of_bounds not in OUT_OF_BOUNDS_MODES:
             raise ValueError(
                 f"spec {self.name!r}: out_of_bounds must be one of {OUT_OF_BOUNDS_MODES}, got {self.out_of_bounds!r}"
@@ -177,6 +202,9 @@ _DREAMDOJO_2B_GR1 = ModelSpec(
     guidance=0.0,
     shift=5.0,
     handoff="pixel",
+    noise="reference",
+    pixel_quantization="truncate",
+    decode_start_latent="sampled",
     # diffusers AutoencoderKLWan defaults = the Wan2.1 VAE (z 16, 8x spatial, 4x temporal).
     vae=dict(
         base_dim=96,

@@ -87,10 +87,10 @@ def test_latent_normalisation_survives_save_and_load(tmp_path, frame):
     path = save_checkpoint(tmp_path / "ckpt", spec, vae, dit)
     eng = Engine.load(path)
     assert eng.vae.config.latents_mean == [0.5] * c and eng.spec.vae["latents_std"] == [2.0] * c
-    assert float(eng._lat_std.flatten()[0]) == 2.0
+    assert float(eng.latents.inv_std.flatten()[0]) == 0.5
     # a catalog spec given as override keeps the checkpoint's statistics
     eng2 = Engine.load(spec, weights=path)
-    assert float(eng2._lat_mean.flatten()[0]) == 0.5
+    assert float(eng2.latents.mean.flatten()[0]) == 0.5
 
 
 def test_override_spec_must_match_the_stored_networks(tmp_path):
