@@ -83,7 +83,7 @@ class ModelSpec:
     handoff: str = "pixel"
     noise: str = "per-candidate"
     pixel_quantization: str = "round"
-    decode_start_latent: str = "clean"
+    decode_start_latent: str = "sampled"
     action_hidden: int = 256
     context_tokens: int = 8
     context_dim: int = 32
@@ -204,7 +204,6 @@ _DREAMDOJO_2B_GR1 = ModelSpec(
     handoff="pixel",
     noise="reference",
     pixel_quantization="truncate",
-    decode_start_latent="sampled",
     # diffusers AutoencoderKLWan defaults = the Wan2.1 VAE (z 16, 8x spatial, 4x temporal).
     vae=dict(
         base_dim=96,

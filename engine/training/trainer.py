@@ -32,7 +32,7 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoints import save_checkpoint
-from ..networks import ActionConditionedDiT, build_vae
+from ..networks import ActionConditionedDiT, LatentNormalizer, build_vae
 from ..specs import ModelSpec
 
 
@@ -193,15 +193,13 @@ class Trainer:
         cs = spec.chunk_size
         n, length = self.frames.shape[:2]
         offsets = list(range(0, length - cs, cfg.clip_stride))
-        c = spec.latent_channels
-        mean = torch.tensor(vae.config.latents_mean[:c]).view(1, c, 1, 1, 1)
-        std = torch.tensor(vae.config.latents_std[:c]).view(1, c, 1, 1, 1)
+        latents_norm = LatentNormalizer.of(vae, spec.latent_channels)  # as the engine normalises
         lats, acts = [], []
         bar = self._bar(n, 0, "encode clips")
         for e in range(n):
             clips = np.stack([self.frames[e, o : o + cs + 1] for o in offsets])
             z = vae.encode(_to_unit(clips)).latent_dist.mode()
-            lats.append(((z - mean) / std).float())
+            lats.append(latents_norm.normalize(z))
             acts.append(torch.from_numpy(np.stack([self.actions[e, o : o + cs] for o in offsets])))
             bar.update(1)
         bar.close()
