@@ -17,6 +17,7 @@ from .parallel import row_pool
 from .rollout import Rollout, RolloutBatch
 from .sampling import chunk_noise, denoise_chunk, reference_noise_seed
 from .specs import DEFAULT_SPEC, ModelSpec, get_spec
+from .tracing import RowDiT
 from .validation import as_actions, as_frame, as_frames, as_guidance, as_num_steps, as_seed, as_seeds
 
 ASSETS_DIR = Path(__file__).parent / "assets"
@@ -183,6 +184,8 @@ class Engine:
             torch.backends.cudnn.benchmark = False
         with torch.no_grad():  # a constant of the weights; computed where the rows are
             self._context_kv = self._map_spans(lambda lo, hi: self.dit.context_kv(), 1, 1)[0]
+        # one-row calls replay a traced graph (same bits as eager, without the GIL)
+        self._denoiser = RowDiT(self.dit, self._context_kv, enabled=self.deterministic and self.device.type == "cpu")
 
     # --- loading --------------------------------------------------------------------------
     @classmethod
@@ -314,7 +317,7 @@ class Engine:
         shape = (spec.latent_channels, spec.latent_frames_per_chunk, h, w)
         noise = chunk_noise(seeds, [int(c) for c in chunk_idx], shape, scheme=spec.noise, chunk_size=spec.chunk_size)
         return denoise_chunk(
-            self.dit,
+            self._denoiser,
             cond.contiguous(),
             torch.from_numpy(np.ascontiguousarray(actions)).to(self.device),
             noise,

@@ -203,3 +203,18 @@ def test_frames_hash_is_stable_within_a_process(tiny):
     acts = random_actions(tiny.spec, 3, seed=5)
     h = {hashlib.sha256(tiny.predict_batch(frame, acts, seed=1).frames.tobytes()).hexdigest() for _ in range(3)}
     assert len(h) == 1
+
+
+@pytest.mark.parametrize("spec_name", ["tiny-random", "push-64"])
+def test_traced_one_row_dit_gives_the_eager_bits(spec_name, tiny, push):
+    """The row workers replay a traced DiT graph for speed; it must be the same function."""
+    eng = tiny if spec_name == "tiny-random" else push
+    frame = noise_frame(eng.spec, 6)
+    acts = random_actions(eng.spec, 2, seed=6)
+    traced = eng.predict_batch(frame, acts, seed=3, guidance=1.5).frames  # both branches
+    eng._denoiser.enabled = False
+    try:
+        eager = eng.predict_batch(frame, acts, seed=3, guidance=1.5).frames
+    finally:
+        eng._denoiser.enabled = True
+    assert np.array_equal(traced, eager)
