@@ -14,6 +14,7 @@ threads; several caller threads may submit to one pool at once.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -79,6 +80,16 @@ class RowPool:
             if err is not None:
                 raise err
         return [f.result() for f in futures]
+
+
+def _forget_pools_in_child() -> None:
+    """A forked child has none of the parent's worker threads: start afresh there."""
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 def row_pool(size: int) -> RowPool:

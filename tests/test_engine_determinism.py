@@ -218,3 +218,25 @@ def test_traced_one_row_dit_gives_the_eager_bits(spec_name, tiny, push):
     finally:
         eng._denoiser.enabled = True
     assert np.array_equal(traced, eager)
+
+
+def test_a_forked_child_gets_its_own_row_workers(tiny):
+    """After fork the parent's worker threads do not exist in the child; a child that reused
+    the parent's pool would wait forever (gymnasium's AsyncVectorEnv forks by default). The
+    child pins torch to one thread first, as PyTorch's DataLoader workers do: GNU OpenMP
+    itself hangs in a forked child whose parent ran parallel regions."""
+    import multiprocessing as mp
+
+    frame = noise_frame(tiny.spec, 7)
+    acts = random_actions(tiny.spec, 1, seed=7)[0]
+    expected = tiny.predict(frame, acts, seed=1).frames
+    Engine.load("tiny-random", threads=2).predict(frame, acts)  # the parent's 2-worker pool is running
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(_predict_in_child, (frame, acts)).get(timeout=60)
+    assert np.array_equal(got, expected)
+
+
+def _predict_in_child(frame, acts):
+    torch.set_num_threads(1)
+    return Engine.load("tiny-random", threads=2).predict(frame, acts, seed=1).frames
