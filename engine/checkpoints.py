@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from .files import process_umask
+from .files import atomic_write_dir
 from .networks import ActionConditionedDiT, build_vae
 from .specs import ModelSpec
 
@@ -39,8 +37,39 @@ EXAMPLES_FILE = "examples.safetensors"  # optional: example start frames (N, H, 
 REQUIRED_FILES = (SPEC_FILE, VAE_FILE, DIT_FILE, CONTEXT_FILE)
 
 
-def _contiguous(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().contiguous().cpu() for k, v in sd.items()}
+def _float32(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """float32 CPU copies of floating tensors (fp32 CPU tensors are shared, not copied)."""
+    return {k: (v.detach().float() if v.is_floating_point() else v.detach()).contiguous().cpu() for k, v in sd.items()}
+
+
+_FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def _read_tensors(file: Path, expected: dict[str, tuple], spec: ModelSpec) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors ``file``, checked against ``expected`` names and shapes
+    (from the spec's modules) and cast to float32; every error names the file."""
+    try:
+        tensors = load_file(str(file))
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+        raise ValueError(f"{file} is not a readable safetensors file: {type(e).__name__}: {e}") from None
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"{file} does not hold the tensors of spec {spec.name!r}: missing {missing[:5]}"
+            f"{' ...' if len(missing) > 5 else ''} ({len(missing)} in all), unexpected {unexpected[:5]}"
+            f"{' ...' if len(unexpected) > 5 else ''} ({len(unexpected)} in all)"
+        )
+    for key, t in tensors.items():
+        if tuple(t.shape) != tuple(expected[key]):
+            raise ValueError(
+                f"{file}: tensor {key!r} has shape {tuple(t.shape)}, spec {spec.name!r} expects {tuple(expected[key])}"
+            )
+        if t.dtype not in _FLOAT_DTYPES:
+            raise ValueError(f"{file}: tensor {key!r} has dtype {t.dtype}, expected float32 (or bf16/fp16)")
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{file}: tensor {key!r} holds NaN or infinite values")
+    return {k: t.float() for k, t in tensors.items()}
 
 
 def save_checkpoint(
@@ -51,38 +80,26 @@ def save_checkpoint(
     meta: dict | None = None,
     example_frames=None,
 ) -> Path:
-    """Write a checkpoint directory at ``path`` (replaced atomically if it exists).
+    """Write a checkpoint directory at ``path`` (replaced atomically if it exists: at every
+    instant ``path`` is the old checkpoint or the new one; see ``atomic_write_dir``).
 
-    example_frames: optional (N, H, W, 3) uint8 start frames stored with the model, used by
-    environments as default start frames.
+    Weights are written as float32 copies; the modules themselves are not changed (a bf16
+    engine keeps running after a save). example_frames: optional (N, H, W, 3) uint8 start
+    frames stored with the model, used by environments as default start frames.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     spec = with_latent_stats(spec, vae)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        tmp.chmod(0o777 & ~process_umask())  # mkdtemp's folder is private (0700); use mkdir's mode
+
+    def fill(tmp: Path) -> None:
         (tmp / SPEC_FILE).write_text(spec.to_json())
-        save_file(_contiguous(vae.state_dict()), str(tmp / VAE_FILE))
+        save_file(_float32(vae.state_dict()), str(tmp / VAE_FILE))
         sd = {k: v for k, v in dit.state_dict().items() if k != "context"}
-        save_file(_contiguous(sd), str(tmp / DIT_FILE))
-        save_file({"context": dit.context.detach().float().contiguous().cpu()}, str(tmp / CONTEXT_FILE))
+        save_file(_float32(sd), str(tmp / DIT_FILE))
+        save_file(_float32({"context": dit.context}), str(tmp / CONTEXT_FILE))
         (tmp / META_FILE).write_text(json.dumps(meta or {}, indent=2, sort_keys=True))
         if example_frames is not None:
             save_file({"frames": _example_tensor(example_frames, spec)}, str(tmp / EXAMPLES_FILE))
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+
+    return atomic_write_dir(path, fill)
 
 
 _STATS = ("latents_mean", "latents_std")
@@ -122,7 +139,15 @@ def _example_tensor(frames, spec: ModelSpec) -> torch.Tensor:
 def read_example_frames(path: str | os.PathLike):
     """The checkpoint's example start frames (N, H, W, 3) uint8, or None."""
     p = Path(path) / EXAMPLES_FILE
-    return load_file(str(p))["frames"].numpy() if p.is_file() else None
+    if not p.is_file():
+        return None
+    try:
+        frames = load_file(str(p))["frames"]
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+        raise ValueError(f"{p} is not a safetensors file holding 'frames': {type(e).__name__}: {e}") from None
+    if frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"{p}: 'frames' must be (N, H, W, 3) uint8, got {tuple(frames.shape)} {frames.dtype}")
+    return frames.numpy()
 
 
 def is_checkpoint_dir(path: str | os.PathLike) -> bool:
@@ -134,7 +159,16 @@ def read_spec(path: str | os.PathLike) -> ModelSpec:
     p = Path(path) / SPEC_FILE
     if not p.is_file():
         raise FileNotFoundError(f"no {SPEC_FILE} in checkpoint directory {Path(path)}")
-    return ModelSpec.from_dict(json.loads(p.read_text()))
+    try:
+        data = json.loads(p.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{p} is not a JSON spec file: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p} must hold a JSON object of ModelSpec fields, got {type(data).__name__}")
+    try:
+        return ModelSpec.from_dict(data)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{p}: {e}") from None
 
 
 def build_modules(spec: ModelSpec, *, meta_device: bool = False):
@@ -169,9 +203,11 @@ def load_checkpoint(path: str | os.PathLike, spec: ModelSpec | None = None):
             )
         spec = spec.replace(vae=stored.vae)
     vae, dit = build_modules(spec, meta_device=True)
-    vae.load_state_dict(load_file(str(path / VAE_FILE)), strict=True, assign=True)
-    sd = load_file(str(path / DIT_FILE))
-    sd["context"] = load_file(str(path / CONTEXT_FILE))["context"]
+    vae_shapes = {k: tuple(v.shape) for k, v in vae.state_dict().items()}
+    dit_shapes = {k: tuple(v.shape) for k, v in dit.state_dict().items()}
+    vae.load_state_dict(_read_tensors(path / VAE_FILE, vae_shapes, spec), strict=True, assign=True)
+    sd = _read_tensors(path / DIT_FILE, {k: v for k, v in dit_shapes.items() if k != "context"}, spec)
+    sd.update(_read_tensors(path / CONTEXT_FILE, {"context": dit_shapes["context"]}, spec))
     dit.load_state_dict(sd, strict=True, assign=True)
     return spec, vae.eval(), dit.eval()
 

@@ -16,7 +16,7 @@ from .networks import LatentNormalizer, vae_decode, vae_encode_first_frames
 from .parallel import row_pool
 from .rollout import Rollout, RolloutBatch
 from .sampling import chunk_noise, denoise_chunk, reference_noise_seed
-from .specs import DEFAULT_SPEC, ModelSpec, get_spec
+from .specs import CATALOG, DEFAULT_SPEC, ModelSpec, get_spec
 from .tracing import RowDiT
 from .validation import as_actions, as_frame, as_frames, as_guidance, as_num_steps, as_seed, as_seeds
 
@@ -79,6 +79,19 @@ class EngineState:
             seeds[r] = sub.seeds[j]
             idx[r] = sub.chunk_index[j]
         return EngineState(cond, last, seeds, idx, self.num_steps, self.guidance)
+
+
+def _unknown_model(name: str) -> Exception:
+    """The error for a name that is neither a catalog spec nor a checkpoint directory."""
+    expected = f"a spec name (one of {sorted(CATALOG)}) or a checkpoint directory (holding {checkpoints.SPEC_FILE})"
+    path = Path(name)
+    if path.is_dir():
+        return FileNotFoundError(f"{name!r} is a directory without {checkpoints.SPEC_FILE}; expected {expected}")
+    if path.exists():
+        return ValueError(f"{name!r} is a file, not a checkpoint directory; expected {expected}")
+    if os.sep in name or name.startswith("."):
+        return FileNotFoundError(f"no checkpoint directory at {name!r}; expected {expected}")
+    return ValueError(f"unknown model {name!r}; expected {expected}")
 
 
 def _auto_device(device) -> torch.device:
@@ -224,6 +237,8 @@ class Engine:
         if isinstance(name, os.PathLike) or (isinstance(name, str) and checkpoints.is_checkpoint_dir(name)):
             spec, vae, dit = checkpoints.load_checkpoint(name)
             return cls(spec, vae, dit, **kw)._with_examples(name)
+        if isinstance(name, str) and name not in CATALOG:
+            raise _unknown_model(name)
         spec = name if isinstance(name, ModelSpec) else get_spec(name)
         if weights is not None:
             if checkpoints.is_checkpoint_dir(weights):
@@ -258,9 +273,8 @@ class Engine:
 
     def save(self, path: str | os.PathLike, meta: dict | None = None) -> Path:
         """Write this engine's model as a checkpoint directory."""
-        return checkpoints.save_checkpoint(
-            path, self.spec, self.vae.float(), self.dit.float(), meta, example_frames=self.example_frames
-        )
+        frames = self.example_frames
+        return checkpoints.save_checkpoint(path, self.spec, self.vae, self.dit, meta, example_frames=frames)
 
     # --- row execution -------------------------------------------------------------------
     def _map_spans(self, fn, n: int, size: int) -> list:

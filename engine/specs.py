@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +95,7 @@ class ModelSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         if self.handoff not in HANDOFF_MODES:
             raise ValueError(f"spec {self.name!r}: handoff must be one of {HANDOFF_MODES}, got {self.handoff!r}")
         for key, allowed in (
@@ -183,6 +185,89 @@ class ModelSpec:
 
     def replace(self, **changes: Any) -> ModelSpec:
         return dataclasses.replace(self, **changes)
+
+
+# --- field checks ---------------------------------------------------------------------------
+
+# (low, high) inclusive bounds; sizes are bounded so that a bad spec file fails here, before
+# any network is allocated (the full-size GR-1 spec sits well inside every bound).
+_INT_FIELDS = {
+    "height": (8, 8192),
+    "width": (8, 8192),
+    "chunk_size": (1, 1024),
+    "action_dim": (1, 65536),
+    "fps": (1, 1000),
+    "num_steps": (1, 1000),
+    "action_hidden": (1, 65536),
+    "context_tokens": (1, 65536),
+    "context_dim": (1, 1 << 20),
+    "init_seed": (0, 2**63 - 1),
+}
+_FLOAT_FIELDS = {
+    "action_low": (-1e6, 1e6),
+    "action_high": (-1e6, 1e6),
+    "guidance": (0.0, 100.0),
+    "shift": (1e-3, 1e3),
+    "sigma_max": (1e-3, 1.0),
+}
+_NETWORK_INTS = {
+    "vae": {"base_dim": (1, 1024), "z_dim": (1, 1024), "num_res_blocks": (1, 16)},
+    "transformer": {
+        "in_channels": (1, 4096),
+        "out_channels": (1, 4096),
+        "num_attention_heads": (1, 256),
+        "attention_head_dim": (1, 1024),
+        "num_layers": (1, 256),
+        "text_embed_dim": (1, 1 << 20),
+        "adaln_lora_dim": (1, 65536),
+    },
+}
+
+
+def _type_name(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _check_fields(spec: ModelSpec) -> None:
+    """Types and ranges of every field, each error naming the field, the expected and the
+    received value."""
+    where = f"spec {spec.name!r}" if isinstance(spec.name, str) else "spec"
+    if not isinstance(spec.name, str) or not spec.name:
+        raise TypeError(f"spec name must be a non-empty str, got {_type_name(spec.name)}")
+    for key, (lo, hi) in _INT_FIELDS.items():
+        v = getattr(spec, key)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{where}: {key} must be an int in [{lo}, {hi}], got {_type_name(v)}")
+        if not lo <= v <= hi:
+            raise ValueError(f"{where}: {key} must be in [{lo}, {hi}], got {v}")
+    for key, (lo, hi) in _FLOAT_FIELDS.items():
+        v = getattr(spec, key)
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise TypeError(f"{where}: {key} must be a number in [{lo}, {hi}], got {_type_name(v)}")
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise ValueError(f"{where}: {key} must be a finite number in [{lo}, {hi}], got {v}")
+    for key in ("description",):
+        if not isinstance(getattr(spec, key), str):
+            raise TypeError(f"{where}: {key} must be a str, got {_type_name(getattr(spec, key))}")
+    if spec.weights is not None and not isinstance(spec.weights, str):
+        raise TypeError(f"{where}: weights must be None, 'random' or 'package:<dir>', got {_type_name(spec.weights)}")
+    for key in ("vae", "transformer", "extra"):
+        if not isinstance(getattr(spec, key), dict):
+            raise TypeError(f"{where}: {key} must be a dict, got {_type_name(getattr(spec, key))}")
+    for net, fields in _NETWORK_INTS.items():
+        cfg = getattr(spec, net)
+        for key, (lo, hi) in fields.items():
+            if key not in cfg:
+                continue
+            v = cfg[key]
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{where}: {net}.{key} must be an int in [{lo}, {hi}], got {_type_name(v)}")
+            if not lo <= v <= hi:
+                raise ValueError(f"{where}: {net}.{key} must be in [{lo}, {hi}], got {v}")
+    for key in ("dim_mult", "temperal_downsample"):
+        v = spec.vae.get(key, [])
+        if not isinstance(v, list | tuple) or len(v) > 8:
+            raise ValueError(f"{where}: vae.{key} must be a list of at most 8 entries, got {v!r}")
 
 
 # --- catalog ------------------------------------------------------------------------------
@@ -341,13 +426,13 @@ def register_spec(spec: ModelSpec, *, overwrite: bool = False) -> None:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The catalog spec called ``name``; a ``KeyError`` lists the known names otherwise."""
+    """The catalog spec called ``name``; a ``ValueError`` lists the known names otherwise."""
     if not isinstance(name, str):
         raise TypeError(f"spec name must be a str, got {type(name).__name__}")
     try:
         return CATALOG[name]
     except KeyError:
-        raise KeyError(f"unknown spec {name!r}; known specs: {sorted(CATALOG)}") from None
+        raise ValueError(f"unknown spec {name!r}; known specs: {sorted(CATALOG)}") from None
 
 
 def list_specs() -> list[str]:

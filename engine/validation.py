@@ -10,6 +10,10 @@ import torch
 
 from .specs import ModelSpec
 
+PIL_MODES = ("RGB", "RGBA", "RGBX", "L", "P", "LA", "PA")  # 8 bits per channel; alpha is dropped
+MAX_NUM_STEPS = 1000
+MAX_GUIDANCE = 100.0
+
 
 def as_frame(frame, spec: ModelSpec, *, name: str = "start_frame") -> np.ndarray:
     """A start frame as (H, W, 3) uint8. Accepts a numpy array or a PIL image."""
@@ -17,6 +21,11 @@ def as_frame(frame, spec: ModelSpec, *, name: str = "start_frame") -> np.ndarray
         from PIL import Image
 
         if isinstance(frame, Image.Image):
+            if frame.mode not in PIL_MODES:
+                raise TypeError(
+                    f"{name}: PIL image mode must be one of {PIL_MODES} (8-bit colour or grey), got {frame.mode!r}; "
+                    "convert it to 8-bit RGB yourself so the intended scaling is explicit"
+                )
             frame = np.asarray(frame.convert("RGB"))
     except ImportError:  # pragma: no cover
         pass
@@ -111,8 +120,10 @@ def as_seeds(seed, count: int, *, name: str = "seed") -> list[int]:
 def as_num_steps(num_steps, spec: ModelSpec) -> int:
     if num_steps is None:
         return spec.num_steps
-    if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral):
+        raise ValueError(f"num_steps must be an int in [1, {MAX_NUM_STEPS}], got {num_steps!r}")
+    if not 1 <= num_steps <= MAX_NUM_STEPS:
+        raise ValueError(f"num_steps must be in [1, {MAX_NUM_STEPS}], got {num_steps}")
     return int(num_steps)
 
 
@@ -122,6 +133,6 @@ def as_guidance(guidance, spec: ModelSpec) -> float:
     if isinstance(guidance, bool) or not isinstance(guidance, numbers.Real):
         raise TypeError(f"guidance must be a float >= 0, got {type(guidance).__name__}")
     g = float(guidance)
-    if not np.isfinite(g) or g < 0:
-        raise ValueError(f"guidance must be a finite float >= 0, got {g}")
+    if not np.isfinite(g) or not 0 <= g <= MAX_GUIDANCE:
+        raise ValueError(f"guidance must be a finite float in [0, {MAX_GUIDANCE}], got {g}")
     return g

@@ -115,7 +115,7 @@ def test_dreamdojo_without_weights_says_what_to_pass():
 
 
 def test_unknown_spec_lists_the_catalog():
-    with pytest.raises(KeyError, match="tiny-random"):
+    with pytest.raises(ValueError, match="tiny-random"):
         Engine.load("no-such-model")
 
 
