@@ -85,3 +85,30 @@ def test_dit_stop_at_pauses_inside_a_longer_schedule_and_a_later_run_finishes_it
     assert state["step"] == 4 and (resumed / "transformer.safetensors").exists()
     steps = [json.loads(x)["step"] for x in (tmp_path / "a" / "loss_log.jsonl").open() if '"dit"' in x]
     assert steps == [0, 1, 2, 3]
+
+
+def test_bad_training_data_is_refused_before_any_training(tmp_path):
+    import pytest
+
+    data = generate_episodes(2, seed=5, length=16)
+    spec = small_spec()
+    nan = data["actions"].copy()
+    nan[1, 3, 0] = np.nan
+    with pytest.raises(ValueError, match="1 NaN/inf values \\(first at episode 1, step 3, dim 0\\)"):
+        Trainer(spec, data["frames"], nan, tmp_path / "run", TrainConfig(), progress=False)
+    far = data["actions"] * 50
+    with pytest.raises(ValueError, match="actions must lie in the spec's bounds \\[-1.0, 1.0\\]"):
+        Trainer(spec, data["frames"], far, tmp_path / "run", TrainConfig(), progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_config_and_cli_refuse_negative_steps(tmp_path, capsys):
+    import pytest
+
+    from engine.training.cli import main
+
+    with pytest.raises(ValueError, match="vae_steps must be >= 0, got -5"):
+        TrainConfig(vae_steps=-5)
+    with pytest.raises(SystemExit) as info:
+        main(["--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "o"), "--vae-steps", "-5"])
+    assert info.value.code == 2 and "--vae-steps must be >= 0, got -5" in capsys.readouterr().err

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..engine import ASSETS_DIR
+from ..files import atomic_write_dir
 from ..specs import get_spec
-from .trainer import TrainConfig, Trainer
+from .trainer import TrainConfig, Trainer, check_training_data
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> Path:
     for f in dataclasses.fields(TrainConfig):
         ap.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     args = ap.parse_args(argv)
+    try:
+        cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    except (TypeError, ValueError) as e:
+        ap.error(str(e).replace("TrainConfig.", "--").replace("_", "-"))
     data_path = Path(args.data)
     if not data_path.is_file():
         raise SystemExit(
@@ -48,7 +53,10 @@ def main(argv: list[str] | None = None) -> Path:
             raise SystemExit(f"{data_path} lacks arrays {sorted(missing)}; expected 'frames' and 'actions'")
         frames, actions = d["frames"], d["actions"]
     spec = get_spec(args.spec)
-    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    try:
+        check_training_data(frames, actions, spec)
+    except (TypeError, ValueError) as e:
+        raise SystemExit(f"{data_path}: {e}") from None
     ckpt = Trainer(spec, frames, actions, args.out, cfg, progress=not args.no_progress).run(stop_after=args.stop_after)
     if ckpt is None:
         where = f"the {args.stop_after} phase" if args.stop_after else f"DiT step {cfg.dit_stop_at}"
@@ -57,13 +65,8 @@ def main(argv: list[str] | None = None) -> Path:
     print(f"checkpoint written to {ckpt}")
     if args.install:
         dest = ASSETS_DIR / spec.name
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        shutil.copytree(ckpt, tmp)
-        if dest.exists():
-            shutil.rmtree(dest)
-        tmp.rename(dest)
+        # the shipped weights stay in place until the new ones replace them in one step
+        atomic_write_dir(dest, lambda tmp: shutil.copytree(ckpt, tmp, dirs_exist_ok=True))
         print(f"installed into {dest}")
     return ckpt
 

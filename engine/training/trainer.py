@@ -20,6 +20,8 @@ file with those keys, e.g. written by ``python -m dreamgym.toy_data``).
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import math
 import os
@@ -32,6 +34,7 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoints import save_checkpoint
+from ..files import atomic_write_bytes
 from ..networks import ActionConditionedDiT, LatentNormalizer, build_vae
 from ..specs import ModelSpec
 
@@ -55,6 +58,16 @@ class TrainConfig:
     save_every: int = 250
     threads: int = 0  # 0: leave torch's default
 
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise TypeError(f"TrainConfig.{f.name} must be a finite number, got {v!r}")
+            low = 1 if f.name in ("vae_batch", "dit_batch", "clip_stride", "save_every") else 0
+            if v < low or (f.name.endswith("_lr") and v <= 0) or (f.name == "ema_decay" and v >= 1):
+                bound = "in [0, 1)" if f.name == "ema_decay" else ("> 0" if f.name.endswith("_lr") else f">= {low}")
+                raise ValueError(f"TrainConfig.{f.name} must be {bound}, got {v}")
+
 
 def _lr(step: int, total: int, base: float, warmup: int = 0) -> float:
     if warmup and step < warmup:
@@ -70,9 +83,35 @@ def _to_unit(frames_u8: np.ndarray) -> torch.Tensor:
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def check_training_data(frames: np.ndarray, actions: np.ndarray, spec: ModelSpec) -> None:
+    """Refuse data the trainer would turn into a broken model, naming what was expected:
+    frames (N, L+1, H, W, 3) uint8 at the spec's resolution, actions (N, L, action_dim) finite
+    and within the spec's bounds."""
+    h, w = spec.resolution
+    if frames.dtype != np.uint8 or frames.ndim != 5 or frames.shape[2:] != (h, w, 3):
+        raise ValueError(f"frames must be (N, L+1, {h}, {w}, 3) uint8, got {frames.shape} {frames.dtype}")
+    n, length = frames.shape[:2]
+    if actions.ndim != 3 or actions.shape != (n, length - 1, spec.action_dim):
+        raise ValueError(f"actions must be (N, L, A) = ({n}, {length - 1}, {spec.action_dim}), got {actions.shape}")
+    if not np.issubdtype(actions.dtype, np.floating):
+        raise TypeError(f"actions must be float32, got dtype {actions.dtype}")
+    bad = ~np.isfinite(actions)
+    if bad.any():
+        e, t, a = np.argwhere(bad)[0]
+        raise ValueError(f"actions hold {int(bad.sum())} NaN/inf values (first at episode {e}, step {t}, dim {a})")
+    lo, hi = spec.action_low, spec.action_high
+    out = (actions < lo) | (actions > hi)
+    if out.any():
+        e, t, a = np.argwhere(out)[0]
+        raise ValueError(
+            f"actions must lie in the spec's bounds [{lo}, {hi}]; {int(out.sum())} values do not "
+            f"(first {float(actions[e, t, a])} at episode {e}, step {t}, dim {a})"
+        )
 
 
 class Trainer:
@@ -87,18 +126,7 @@ class Trainer:
         config: TrainConfig | None = None,
         progress: bool = True,
     ) -> None:
-        if frames.ndim != 5 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(f"frames must be (N, L+1, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
-        if actions.ndim != 3 or actions.shape[:2] != (frames.shape[0], frames.shape[1] - 1):
-            raise ValueError(
-                f"actions must be (N, L, A) = ({frames.shape[0]}, {frames.shape[1] - 1}, {spec.action_dim}), "
-                f"got {actions.shape}"
-            )
-        if actions.shape[-1] != spec.action_dim or frames.shape[2:4] != spec.resolution:
-            raise ValueError(
-                f"data do not match spec {spec.name!r}: frames {frames.shape[2:4]} vs {spec.resolution}, "
-                f"action_dim {actions.shape[-1]} vs {spec.action_dim}"
-            )
+        check_training_data(frames, actions, spec)
         if frames.shape[1] - 1 < spec.chunk_size:
             raise ValueError(f"episodes must hold at least chunk_size = {spec.chunk_size} actions")
         self.spec, self.frames, self.actions = spec, frames, actions.astype(np.float32)
@@ -297,5 +325,12 @@ class Trainer:
             "threads": torch.get_num_threads(),
         }
         examples = self.frames[: min(32, len(self.frames)), 0]  # start frames of the first episodes
+        for name, module in (("VAE", vae), ("DiT", dit)):
+            bad = [k for k, v in module.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+            if bad:
+                raise RuntimeError(
+                    f"training diverged: the {name} has NaN/inf in {bad[:3]} ({len(bad)} tensors); "
+                    f"no checkpoint written (states kept in {self.out})"
+                )
         save_checkpoint(ckpt, self.spec, vae, dit, meta, example_frames=examples)
         return ckpt
