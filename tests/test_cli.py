@@ -1,0 +1,126 @@
+"""The ``dreamgym`` command: rollout (mp4 + receipt), info, and exit code 2 on bad input."""
+
+import hashlib
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dreamgym.cli import main
+from engine import Engine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_module(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "dreamgym", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+def test_python_m_dreamgym_help_lists_the_subcommands(tmp_path):
+    proc = run_module("--help", cwd=tmp_path)
+    assert proc.returncode == 0 and "rollout" in proc.stdout and "info" in proc.stdout
+
+
+def test_rollout_help_says_what_it_does_with_an_example(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["rollout", "--help"])
+    out = capsys.readouterr().out
+    assert info.value.code == 0 and "receipt" in out and "example:" in out and "dreamgym rollout --example 0" in out
+
+
+def test_rollout_writes_the_engines_mp4_and_a_receipt_that_verifies_it(tmp_path):
+    actions = np.random.default_rng(0).uniform(-1, 1, (16, 2)).astype(np.float32)
+    np.save(tmp_path / "plan.npy", actions)
+    out = tmp_path / "out" / "r.mp4"
+    assert (
+        main(["rollout", "--example", "1", "--actions", str(tmp_path / "plan.npy"), "--seed", "3", "--out", str(out)])
+        == 0
+    )
+    receipt = json.loads(out.with_suffix(".json").read_text())
+    data = out.read_bytes()
+    assert receipt["mp4_sha256"] == hashlib.sha256(data).hexdigest()
+    eng = Engine.load("push-64")
+    assert data == eng.predict(eng.example_frames[1], actions, seed=3).mp4_bytes()
+    assert receipt["seed"] == 3 and receipt["model"] == "push-64" and receipt["frames"] == [16, 64, 64, 3]
+    assert receipt["actions_sha256"] == hashlib.sha256(actions.tobytes()).hexdigest()
+
+
+def test_rollout_from_an_image_file(tmp_path):
+    eng = Engine.load("push-64")
+    Image.fromarray(eng.example_frames[2]).save(tmp_path / "start.png")
+    np.save(tmp_path / "plan.npy", np.zeros((8, 2), np.float32))
+    out = tmp_path / "r.mp4"
+    assert (
+        main(
+            [
+                "rollout",
+                "--frame",
+                str(tmp_path / "start.png"),
+                "--actions",
+                str(tmp_path / "plan.npy"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert out.read_bytes() == eng.predict(eng.example_frames[2], np.zeros((8, 2), np.float32), seed=0).mp4_bytes()
+
+
+def _bad_inputs(tmp_path):
+    np.save(tmp_path / "ok.npy", np.zeros((8, 2), np.float32))
+    np.save(tmp_path / "short.npy", np.zeros((5, 2), np.float32))
+    np.save(tmp_path / "wide.npy", np.zeros((8, 3), np.float32))
+    np.save(tmp_path / "far.npy", np.full((8, 2), 50.0, np.float32))
+    (tmp_path / "pickle.npy").write_bytes(pickle.dumps({"a": 1}))
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    Image.new("RGB", (32, 32)).save(tmp_path / "small.png")
+    Image.new("F", (64, 64)).save(tmp_path / "float.tiff")
+    ok, out = str(tmp_path / "ok.npy"), str(tmp_path / "r.mp4")
+    return [
+        (["--example", "0", "--actions", str(tmp_path / "missing.npy"), "--out", out], "no file at"),
+        (["--example", "0", "--actions", str(tmp_path / "pickle.npy"), "--out", out], "not a .npy array file"),
+        (["--example", "0", "--actions", str(tmp_path / "obj.npy"), "--out", out], "not a .npy array file"),
+        (["--example", "0", "--actions", str(tmp_path / "short.npy"), "--out", out], "multiple of chunk_size"),
+        (["--example", "0", "--actions", str(tmp_path / "wide.npy"), "--out", out], "action_dim"),
+        (["--example", "0", "--actions", str(tmp_path / "far.npy"), "--out", out], "bounds"),
+        (["--example", "99", "--actions", ok, "--out", out], "--example must be in \\[0, "),
+        (["--example", "0", "--frame", str(tmp_path / "small.png"), "--actions", ok, "--out", out], "exactly one"),
+        (["--actions", ok, "--out", out], "exactly one"),
+        (["--frame", str(tmp_path / "bad.png"), "--actions", ok, "--out", out], "not a readable image"),
+        (["--frame", str(tmp_path / "small.png"), "--actions", ok, "--out", out], "resolution"),
+        (["--frame", str(tmp_path / "float.tiff"), "--actions", ok, "--out", out], "image mode 'F'"),
+        (["--example", "0", "--actions", ok, "--out", str(tmp_path / "r.gif")], "must end in .mp4"),
+        (["--model", "push-65", "--example", "0", "--actions", ok, "--out", out], "unknown model 'push-65'"),
+        (["--example", "0", "--actions", ok, "--num-steps", "0", "--out", out], "num_steps must be in"),
+        (["--example", "0", "--actions", ok, "--seed", "-1", "--out", out], "seed must be a non-negative"),
+    ]
+
+
+def test_bad_input_exits_2_with_a_message_and_writes_nothing(tmp_path, capsys):
+    import re
+
+    cases = _bad_inputs(tmp_path)
+    for args, message in cases:
+        assert main(["rollout", *args]) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith("dreamgym rollout: error:") and re.search(message, err), (args, err)
+    assert not list(tmp_path.glob("r.*"))
+
+
+def test_info_lists_specs_devices_and_versions(capsys):
+    assert main(["info", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"push-64", "tiny-random", "dreamdojo-2b-gr1"} <= set(data["specs"])
+    assert data["devices"]["cpu_count"] >= 1 and data["versions"]["torch"]
+    assert main(["info"]) == 0 and "push-64" in capsys.readouterr().out
