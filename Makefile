@@ -24,12 +24,12 @@ bench: setup
 	$(PY) benchmarks/engine_bench.py
 	$(PY) benchmarks/fidelity.py
 
-# Retrain the embedded push-64 model exactly as the shipped one was trained (about 115 minutes
-# on this 2-core machine) and install it into the package. The shipped run trained the VAE for
-# 1200 steps on 5-frame clips (one thread), resumed it on 9-frame clips (start + one chunk,
-# what inference sees) to step 1600, trained the DiT for 2000 steps, resumed the DiT to 3500
-# steps (a warm restart of the cosine schedule), then to 4000 inside an 8000-step schedule and
-# finally to 6500 inside a 6500-step one (two more warm restarts), all on two threads.
+# Retrain the embedded push-64 model exactly as the shipped one was trained and install it into
+# the package (docs/toy_world.md; about 3.5 hours on this 2-core machine). The recipe below is
+# the shipped run: the VAE for 1200 steps on 5-frame clips (one thread), resumed on 9-frame
+# clips (start + one chunk, what inference sees) to step 1600; the DiT for 2000 steps, resumed
+# to 3500 (a warm restart of the cosine schedule), to 4000 inside an 8000-step schedule, to
+# 6500 inside a 6500-step one, and finally to 9500 inside a 9500-step one, which installs it.
 data: setup
 	$(PY) -m dreamgym.toy_data --out runs/data/push_train.npz --episodes 1200 --seed 0
 

@@ -32,3 +32,21 @@ def test_readme_code_runs(tmp_path, monkeypatch):
     assert (tmp_path / "rollout.mp4").stat().st_size > 0
     assert scope["plan"].actions.shape == (16, 2)
     assert scope["venv"].num_envs == 8
+
+
+def test_quickstart_full_size_block_names_everything_it_uses(tmp_path, monkeypatch):
+    """Run without the weights it fails on the first missing file, not on an undefined name."""
+    import pytest
+
+    (block,) = [b for b in python_blocks(ROOT / "docs" / "quickstart.md") if "dreamdojo-2b-gr1" in b]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="empty_prompt_context.pt"):
+        exec(compile(block, "docs/quickstart.md", "exec"), {})
+
+
+def test_docs_state_push64s_sampler_steps():
+    from engine import get_spec
+
+    steps = get_spec("push-64").num_steps
+    row = next(line for line in (ROOT / "docs" / "engine.md").read_text().splitlines() if "`push-64` (default)" in line)
+    assert row.split("|")[5].strip() == str(steps)

@@ -1,4 +1,4 @@
-"""Determinism by construction on CPU (DESIGN invariants 1-2): a row's bytes do not depend on
+"""Determinism by construction on CPU (invariants 1-2 in docs/engine.md): a row's bytes do not depend on
 the other rows of its call, on the thread count, on the CPU's vector ISA, or on other threads
 calling the same engine at the same time.
 

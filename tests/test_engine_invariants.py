@@ -1,4 +1,4 @@
-"""DESIGN.md section 4 invariants 1-3 on the tiny random model."""
+"""Engine invariants 1-3 (docs/engine.md) on the tiny random model."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""DESIGN.md invariant 4: bad input raises a clear error before any model work."""
+"""Invariant 4 (docs/engine.md): bad input raises a clear error before any model work."""
 
 import numpy as np
 import pytest
