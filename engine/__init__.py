@@ -1,7 +1,8 @@
 """engine: the world-model runtime (specs, networks, sampler, rollouts, video, checkpoints)."""
 
-from .checkpoints import import_reference_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoints import load_checkpoint, save_checkpoint
 from .engine import Engine, EngineState
+from .reference import import_reference_checkpoint
 from .rollout import Rollout, RolloutBatch
 from .specs import CATALOG, ModelSpec, get_spec, list_specs, register_spec
 from .video import decode_mp4, encode_mp4, write_mp4

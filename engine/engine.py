@@ -12,25 +12,14 @@ import numpy as np
 import torch
 
 from . import checkpoints
-from .networks import LatentNormalizer, vae_decode, vae_encode_first_frames
+from .loading import load_modules, prepare_modules, resolve_device, resolve_dtype
 from .parallel import row_pool
 from .rollout import Rollout, RolloutBatch
 from .sampling import chunk_noise, denoise_chunk, reference_noise_seed
-from .specs import CATALOG, DEFAULT_SPEC, ModelSpec, get_spec
+from .specs import ModelSpec
+from .tokenizer import Tokenizer
 from .tracing import RowDiT
 from .validation import as_actions, as_frame, as_frames, as_guidance, as_num_steps, as_seed, as_seeds
-
-ASSETS_DIR = Path(__file__).parent / "assets"
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def _channels_last_conv_weights(module: torch.nn.Module) -> None:
-    """Store every Conv3d weight channels-last (NDHWC strides, same values). On CPU, oneDNN
-    then skips a weight reorder per call: about 10% of a push-64 decode. Results stay
-    deterministic and independent of a row's position in its batch (tested)."""
-    for m in module.modules():
-        if isinstance(m, torch.nn.Conv3d):
-            m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last_3d)
 
 
 @dataclass
@@ -79,44 +68,6 @@ class EngineState:
             seeds[r] = sub.seeds[j]
             idx[r] = sub.chunk_index[j]
         return EngineState(cond, last, seeds, idx, self.num_steps, self.guidance)
-
-
-def _unknown_model(name: str) -> Exception:
-    """The error for a name that is neither a catalog spec nor a checkpoint directory."""
-    expected = f"a spec name (one of {sorted(CATALOG)}) or a checkpoint directory (holding {checkpoints.SPEC_FILE})"
-    path = Path(name)
-    if path.is_dir():
-        return FileNotFoundError(f"{name!r} is a directory without {checkpoints.SPEC_FILE}; expected {expected}")
-    if path.exists():
-        return ValueError(f"{name!r} is a file, not a checkpoint directory; expected {expected}")
-    if os.sep in name or name.startswith("."):
-        return FileNotFoundError(f"no checkpoint directory at {name!r}; expected {expected}")
-    return ValueError(f"unknown model {name!r}; expected {expected}")
-
-
-def _auto_device(device) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def _auto_dtype(spec: ModelSpec, device: torch.device, dtype) -> torch.dtype:
-    if dtype is not None:
-        if isinstance(dtype, torch.dtype):
-            return dtype
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(_DTYPES)} or a torch.dtype, got {dtype!r}")
-        return _DTYPES[dtype]
-    if spec.dtype != "auto":
-        return _DTYPES[spec.dtype] if device.type == "cuda" else torch.float32
-    return torch.bfloat16 if device.type == "cuda" else torch.float32
-
-
-def _move(module, device: torch.device, dtype: torch.dtype):
-    module = module.to(device)
-    if next(module.parameters()).dtype != dtype:
-        module = module.to(dtype)
-    return module.eval().requires_grad_(False)
 
 
 class Engine:
@@ -180,19 +131,22 @@ class Engine:
         self.vae_batch = vae_batch
         self.example_frames: np.ndarray | None = None  # (N, H, W, 3) uint8 from the checkpoint, if any
         self.spec = spec
-        self.device = _auto_device(device)
-        self.dtype = _auto_dtype(spec, self.device, dtype)
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(spec, self.device, dtype)
         self.max_batch = max_batch
         self.deterministic = (self.device.type == "cpu") if deterministic is None else deterministic
         self.threads = threads or torch.get_num_threads()
-        self.vae = _move(vae, self.device, self.dtype)
-        if self.device.type == "cpu":
-            _channels_last_conv_weights(self.vae)
-        self.dit = _move(dit, self.device, self.dtype)
-        if self.dtype != torch.float32:
-            for module in self.dit.fp32_submodules():
-                module.float()  # weights already rounded to the model dtype, as the reference's
-        self.latents = LatentNormalizer.of(self.vae, spec.latent_channels, self.device)
+        self.vae, self.dit = prepare_modules(vae, dit, self.device, self.dtype)
+        self.tokenizer = Tokenizer(
+            self.vae,
+            spec,
+            device=self.device,
+            dtype=self.dtype,
+            tile=vae_batch,
+            pad=self.deterministic,
+            map_spans=self._map_spans,
+        )
+        self.latents = self.tokenizer.latents
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = False
         with torch.no_grad():  # a constant of the weights; computed where the rows are
@@ -222,7 +176,7 @@ class Engine:
             :class:`ModelSpec`, or a checkpoint directory.
         weights: for specs without built-in weights: our checkpoint directory, or a
             reference DreamDojo checkpoint file (then ``vae_weights`` and ``context`` are
-            passed to :func:`engine.checkpoints.import_reference_checkpoint`).
+            passed to :func:`engine.reference.import_reference_checkpoint`).
         """
         kw = dict(
             device=device,
@@ -232,44 +186,10 @@ class Engine:
             deterministic=deterministic,
             threads=threads,
         )
-        if name is None:
-            name = DEFAULT_SPEC
-        if isinstance(name, os.PathLike) or (isinstance(name, str) and checkpoints.is_checkpoint_dir(name)):
-            spec, vae, dit = checkpoints.load_checkpoint(name)
-            return cls(spec, vae, dit, **kw)._with_examples(name)
-        if isinstance(name, str) and name not in CATALOG:
-            raise _unknown_model(name)
-        spec = name if isinstance(name, ModelSpec) else get_spec(name)
-        if weights is not None:
-            if checkpoints.is_checkpoint_dir(weights):
-                _, vae, dit = checkpoints.load_checkpoint(weights, spec)
-                return cls(spec, vae, dit, **kw)._with_examples(weights)
-            else:
-                vae, dit = checkpoints.import_reference_checkpoint(
-                    weights, spec, vae_weights=vae_weights, context=context
-                )
-            return cls(spec, vae, dit, **kw)
-        if spec.weights == "random":
-            vae, dit = checkpoints.random_modules(spec)
-            return cls(spec, vae, dit, **kw)
-        if spec.weights and spec.weights.startswith("package:"):
-            path = ASSETS_DIR / spec.weights.removeprefix("package:")
-            if not checkpoints.is_checkpoint_dir(path):
-                raise FileNotFoundError(
-                    f"the packaged weights of spec {spec.name!r} are missing: expected a checkpoint directory "
-                    f"at {path} (reinstall the package, or retrain with `dreamgym-train`)"
-                )
-            _, vae, dit = checkpoints.load_checkpoint(path, spec)
-            return cls(spec, vae, dit, **kw)._with_examples(path)
-        raise FileNotFoundError(
-            f"spec {spec.name!r} has no built-in weights: pass weights=PATH, either a dreamgym checkpoint "
-            f"directory (holding {checkpoints.SPEC_FILE}, {checkpoints.DIT_FILE}, ...) or the reference "
-            f"DreamDojo checkpoint file (.pt/.safetensors) with vae_weights=WAN_VAE_DIR and context=TENSOR"
-        )
-
-    def _with_examples(self, path) -> Engine:
-        self.example_frames = checkpoints.read_example_frames(path)
-        return self
+        spec, vae, dit, examples = load_modules(name, weights=weights, vae_weights=vae_weights, context=context)
+        engine = cls(spec, vae, dit, **kw)
+        engine.example_frames = examples
+        return engine
 
     def save(self, path: str | os.PathLike, meta: dict | None = None) -> Path:
         """Write this engine's model as a checkpoint directory."""
@@ -285,42 +205,14 @@ class Engine:
             return row_pool(self.threads).map(lambda span: fn(*span), spans)
         return [fn(lo, hi) for lo, hi in spans]
 
-    def _vae_tiles(self, fn, x):
-        """Apply ``fn`` (a VAE call) over the rows of ``x`` in tiles of ``vae_batch`` rows.
-
-        Deterministic mode pads every tile to exactly ``vae_batch`` rows (zeros): CPU conv
-        kernels depend on the batch size, but with one fixed shape a row's result does not
-        depend on its position in the tile or on the other rows (tested for every position).
-        A single row would cost as much as a tile of 4 anyway (oneDNN's batch-1 path is ~3.5x
-        slower per row on push-64)."""
-        step = self.vae_batch
-
-        def tile(lo, hi):
-            part = x[lo:hi]
-            if self.deterministic and hi - lo < step:
-                part = torch.cat([part, part.new_zeros((step - (hi - lo), *part.shape[1:]))])
-            return fn(part.contiguous())[: hi - lo]
-
-        return torch.cat(self._map_spans(tile, x.shape[0], step))
-
     # --- tokenizer ------------------------------------------------------------------------
-    @torch.no_grad()
     def encode(self, frames: np.ndarray) -> torch.Tensor:
-        """(B, H, W, 3) uint8 -> normalised latents (B, C, 1, h, w) float32."""
-        # torch.from_numpy wants a writeable array: frames from a PIL image or a memory map are copied
-        x = torch.from_numpy(np.require(frames, requirements=("C", "W"))).to(self.device)
-        x = x.permute(0, 3, 1, 2).unsqueeze(2).to(self.dtype) / 127.5 - 1.0
-        z = self._vae_tiles(lambda p: vae_encode_first_frames(self.vae, p), x)
-        return self.latents.normalize(z)
+        """(B, H, W, 3) uint8 -> normalised latents (B, C, 1, h, w) float32 (:class:`Tokenizer`)."""
+        return self.tokenizer.encode(frames)
 
-    @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
-        """Normalised latents (B, C, F, h, w) -> frames (B, 1 + tf * (F - 1), H, W, 3) uint8,
-        quantised as the spec's ``pixel_quantization`` says."""
-        z = self.latents.denormalize(latents).to(self.dtype)
-        x = (self._vae_tiles(lambda p: vae_decode(self.vae, p), z).float() + 1.0) * 127.5
-        x = x.round() if self.spec.pixel_quantization == "round" else x.trunc()
-        return x.clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 4, 1).cpu().numpy()
+        """Normalised latents (B, C, F, h, w) -> frames (B, 1 + tf * (F - 1), H, W, 3) uint8."""
+        return self.tokenizer.decode(latents)
 
     # --- the chunk loop -------------------------------------------------------------------
     @torch.no_grad()
@@ -348,7 +240,7 @@ class Engine:
 
         The DiT runs one row per call in deterministic mode (its matmuls then have the same
         shapes whatever B is), ``max_batch`` rows per call otherwise; decoding and the pixel
-        handoff go through :meth:`_vae_tiles`."""
+        handoff go through the :class:`Tokenizer` tiles."""
 
         def sample(lo, hi):
             return self._sample(cond[lo:hi], actions[lo:hi], seeds[lo:hi], chunk_idx[lo:hi], num_steps, guidance)

@@ -5,12 +5,6 @@
   ``(tf * A) -> hidden -> D`` (added to the sinusoidal timestep features before their
   RMSNorm) and ``(tf * A) -> hidden -> 3D`` (added to the adaLN-LoRA term). The
   conditioning latent frame gets a zero embedding.
-* :func:`vae_encode_first_frames` / :func:`vae_decode` — the Wan VAE's encode and decode
-  loops with the feature cache held in local variables: diffusers' ``AutoencoderKLWan``
-  keeps it on the module (``_feat_map``, ``_conv_idx``), so two threads in one VAE corrupt
-  each other; these functions share only the (read-only) weights.
-* :class:`LatentNormalizer` — the VAE latent mean and 1/std, held in bf16 as the reference
-  tokenizer holds them.
 * :class:`ActionConditionedDiT` — ``diffusers.CosmosTransformer3DModel`` driven with
   per-latent-frame conditioning. Its :meth:`forward` composes the diffusers submodules
   (patch embedding, RoPE, time embedding, the blocks' norms/attention/MLP, output head);
@@ -83,72 +77,6 @@ def build_vae(spec: ModelSpec) -> AutoencoderKLWan:
         elif type(module) is WanCausalConv3d:
             module.__class__ = FastWanCausalConv3d
     return vae
-
-
-def _causal_conv_count(module: nn.Module) -> int:
-    return sum(isinstance(m, WanCausalConv3d) for m in module.modules())
-
-
-def vae_encode_first_frames(vae: AutoencoderKLWan, x: torch.Tensor) -> torch.Tensor:
-    """Latent means of single frames, without touching the VAE's own cache attributes.
-
-    x: (B, 3, 1, H, W) in [-1, 1], the VAE's dtype. Returns (B, z_dim, 1, h, w) in the VAE's
-    dtype: the mode of the posterior (what ``vae.encode(x).latent_dist.mode()`` gives).
-    """
-    if x.shape[2] != 1:
-        raise ValueError(
-            f"vae_encode_first_frames takes one frame per row: expected (B, 3, 1, H, W), got {tuple(x.shape)}"
-        )
-    cache = [None] * _causal_conv_count(vae.encoder)
-    out = vae.encoder(x, feat_cache=cache, feat_idx=[0])
-    return vae.quant_conv(out)[:, : vae.config.z_dim]
-
-
-def vae_decode(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
-    """Decode latents frame by frame through the causal decoder, the feature cache local.
-
-    z: (B, z_dim, F, h, w) un-normalised latents in the VAE's dtype. Returns
-    (B, 3, 1 + tf * (F - 1), H, W) in [-1, 1], the VAE's dtype (``vae.decode(z).sample``).
-    """
-    cache = [None] * _causal_conv_count(vae.decoder)
-    x = vae.post_quant_conv(z)
-    outs = []
-    for i in range(z.shape[2]):
-        outs.append(vae.decoder(x[:, :, i : i + 1], feat_cache=cache, feat_idx=[0], first_chunk=i == 0))
-    return torch.cat(outs, 2).clamp(-1.0, 1.0)
-
-
-class LatentNormalizer:
-    """Maps raw VAE latents to the DiT's normalised latents and back.
-
-    The constants come from the VAE config (``latents_mean``, ``latents_std``, first
-    ``channels`` entries) and are held as the reference tokenizer holds them: ``mean`` and
-    ``inv_std = 1 / std`` computed and stored in bf16 (up to 0.4% per channel from fp32),
-    then used in fp32: ``normalize(z) = (z - mean) * inv_std``,
-    ``denormalize(z) = z / inv_std + mean``.
-
-    Attributes:
-        mean, inv_std: (1, channels, 1, 1, 1) float32 tensors.
-    """
-
-    def __init__(self, latents_mean, latents_std, channels: int, device=None) -> None:
-        mean = torch.tensor(list(latents_mean)[:channels], dtype=torch.bfloat16)
-        std = torch.tensor(list(latents_std)[:channels], dtype=torch.bfloat16)
-        shape = (1, channels, 1, 1, 1)
-        self.mean = mean.float().view(shape).to(device)
-        self.inv_std = (1.0 / std).float().view(shape).to(device)
-
-    @classmethod
-    def of(cls, vae: AutoencoderKLWan, channels: int, device=None) -> LatentNormalizer:
-        return cls(vae.config.latents_mean, vae.config.latents_std, channels, device)
-
-    def normalize(self, z: torch.Tensor) -> torch.Tensor:
-        """Raw latents (B, C, F, h, w) -> normalised, float32."""
-        return (z.float() - self.mean) * self.inv_std
-
-    def denormalize(self, z: torch.Tensor) -> torch.Tensor:
-        """Normalised latents (B, C, F, h, w) -> raw, float32."""
-        return z.float() / self.inv_std + self.mean
 
 
 class ActionEmbedder(nn.Module):

@@ -5,14 +5,9 @@ import pytest
 import torch
 
 from engine import Engine, get_spec, load_checkpoint, save_checkpoint
-from engine.checkpoints import (
-    build_modules,
-    convert_reference_state_dict,
-    import_reference_checkpoint,
-    random_modules,
-    with_latent_stats,
-)
+from engine.checkpoints import build_modules, random_modules, with_latent_stats
 from engine.networks import count_parameters
+from engine.reference import convert_reference_state_dict, import_reference_checkpoint
 
 
 def test_forward_without_actions_equals_the_diffusers_forward():

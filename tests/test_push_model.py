@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import dreamgym  # noqa: F401
 from dreamgym import toyworld as tw
 from engine import Engine
-from engine.engine import ASSETS_DIR
+from engine.loading import ASSETS_DIR
 
 
 @pytest.fixture(scope="module")

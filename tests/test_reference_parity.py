@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from engine import Engine, get_spec
-from engine.networks import QK_NORM_EPS, LatentNormalizer
+from engine.networks import QK_NORM_EPS
 from engine.sampling import chunk_noise, denoise_chunk, make_scheduler
+from engine.tokenizer import LatentNormalizer
 
 
 def test_attention_qk_rmsnorm_epsilon_is_the_references(tiny):

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import ASSETS_DIR
 from ..files import atomic_write_dir
+from ..loading import ASSETS_DIR
 from ..specs import get_spec
 from .trainer import TrainConfig, Trainer, check_training_data
 

@@ -35,8 +35,9 @@ from tqdm import tqdm
 
 from ..checkpoints import save_checkpoint
 from ..files import atomic_write_bytes
-from ..networks import ActionConditionedDiT, LatentNormalizer, build_vae
+from ..networks import ActionConditionedDiT, build_vae
 from ..specs import ModelSpec
+from ..tokenizer import LatentNormalizer
 
 
 @dataclass
