@@ -28,15 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dreamgym import toyworld as tw  # noqa: E402
 from dreamgym.toy_data import HELDOUT_SEED, generate_episodes  # noqa: E402
 from engine import Engine, write_mp4  # noqa: E402
-from planners.scorers import ssim  # noqa: E402
+from engine.metrics import psnr, ssim  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-frame PSNR (dB) of uint8 arrays (..., H, W, 3)."""
-    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean(axis=(-1, -2, -3))
-    return 10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))
 
 
 def ssim_frames(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -60,7 +60,7 @@ class ToyWorldModel:
             )
             for i in range(k)
         ]
-        return RolloutBatch(rollouts, wall_s=wall)
+        return RolloutBatch.from_rollouts(rollouts, wall_s=wall)
 
     def predict(self, start_frame, actions, seed=0, num_steps=None, guidance=None) -> Rollout:
         return self.predict_batch(start_frame, np.asarray(actions)[None], seed)[0]

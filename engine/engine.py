@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -312,24 +311,18 @@ class Engine:
             out[:, c * cs : (c + 1) * cs] = frames
         wall = time.perf_counter() - t_start
         timings["total"] = wall
-        per_ms = 1000.0 * wall / k
-        rollouts = [
-            Rollout(
-                frames=out[i],
-                start_frame=frame,
-                actions=acts[i],
-                seed=seeds[i],
-                spec_name=self.spec.name,
-                request_id=uuid.uuid4().hex,
-                num_steps=num_steps,
-                guidance=guidance,
-                fps=self.spec.fps,
-                engine_wall_ms=per_ms,
-                timings=timings,
-            )
-            for i in range(k)
-        ]
-        return RolloutBatch(rollouts, wall_s=wall, timings=timings)
+        return RolloutBatch(
+            out,
+            frame,
+            acts,
+            seeds,
+            spec_name=self.spec.name,
+            num_steps=num_steps,
+            guidance=guidance,
+            fps=self.spec.fps,
+            wall_s=wall,
+            timings=timings,
+        )
 
     def start(
         self,

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.metrics import blur, ssim
+
 
 def as_video_tensor(frames) -> torch.Tensor:
     """(K, T, H, W, 3) uint8 (numpy or torch) -> (K, T, 3, H, W) float32 in [0, 1]."""
@@ -62,37 +64,6 @@ def time_weights(t: int, weighting: str | np.ndarray) -> torch.Tensor:
         if w.shape != (t,) or (w < 0).any() or w.sum() <= 0:
             raise ValueError(f"time weights must be {t} non-negative numbers with a positive sum")
     return w / w.sum()
-
-
-def _gaussian_kernel(sigma: float) -> torch.Tensor:
-    radius = max(1, int(3 * sigma))
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    k = torch.exp(-(x**2) / (2 * sigma**2))
-    return k / k.sum()
-
-
-def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N, C, H, W) with reflect padding."""
-    if sigma <= 0:
-        return x
-    k = _gaussian_kernel(sigma).to(x)
-    c, r = x.shape[1], (len(k) - 1) // 2
-    x = F.pad(x, (r, r, 0, 0), mode="reflect" if r < x.shape[-1] else "replicate")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    x = F.pad(x, (0, 0, r, r), mode="reflect" if r < x.shape[-2] else "replicate")
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-
-
-def ssim(a: torch.Tensor, b: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
-    """Mean SSIM per image of (N, C, H, W) in [0, 1] (Gaussian window, the usual constants)."""
-    c1, c2 = 0.01**2, 0.03**2
-    mu_a, mu_b = blur(a, sigma), blur(b, sigma)
-    saa = blur(a * a, sigma) - mu_a**2
-    sbb = blur(b * b, sigma) - mu_b**2
-    sab = blur(a * b, sigma) - mu_a * mu_b
-    num = (2 * mu_a * mu_b + c1) * (2 * sab + c2)
-    den = (mu_a**2 + mu_b**2 + c1) * (saa + sbb + c2)
-    return (num / den).mean(dim=(1, 2, 3))
 
 
 class GoalDistance:

@@ -152,3 +152,11 @@ def test_our_yuv420p_conversion_agrees_with_ffmpeg_on_luma():
     y, u, v = rgb_to_yuv420p(frame)
     assert y.shape == (16, 16) and u.shape == v.shape == (8, 8)
     assert np.abs(ref[:16].astype(int) - y).max() <= 1
+
+
+def test_rollout_batch_is_array_first(tiny, frame):
+    acts = np.random.default_rng(2).uniform(-1, 1, (3, 4, 2)).astype(np.float32)
+    batch = tiny.predict_batch(frame, acts, seed=1)
+    assert batch.frames is batch.frames  # one array, not a stack made on every access
+    assert np.shares_memory(batch[1].frames, batch.frames) and batch[1].seed == 1
+    assert [r.request_id for r in batch] == batch.request_ids and len(set(batch.request_ids)) == 3

@@ -26,7 +26,7 @@ class ActionLog:
         k, t, _ = actions.shape
         frames = np.zeros((k, t, *self.spec.resolution, 3), np.uint8)
         rs = [Rollout(frames[i], start_frame, actions[i], seed, "log", "", 0, 0.0, 10) for i in range(k)]
-        return RolloutBatch(rs, 0.0)
+        return RolloutBatch.from_rollouts(rs, 0.0)
 
 
 def quadratic(target):
