@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from engine.validation import as_actions, as_frame, as_guidance, as_num_steps
+from engine import as_actions, as_frame, as_guidance, as_num_steps
 
 from .engines import load_start_frames, resolve_engine
 

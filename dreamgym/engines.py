@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import Engine, decode_mp4
-from engine.validation import as_frame
+from engine import Engine, as_frame, decode_mp4
 
 _CACHE: dict[str, Engine] = {}
 _LOCK = threading.Lock()

@@ -13,8 +13,7 @@ import uuid
 
 import numpy as np
 
-from engine import Rollout, RolloutBatch, get_spec
-from engine.validation import as_actions, as_frame, as_seed
+from engine import Rollout, RolloutBatch, as_actions, as_frame, as_seed, get_spec
 
 from . import toyworld as tw
 

@@ -24,7 +24,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from engine.validation import as_actions, as_frame, as_frames
+from engine import as_actions, as_frame, as_frames
 
 from .dream_env import SEED_HIGH, check_env_options, score_rewards, spaces_for
 from .engines import load_start_frames, resolve_engine

@@ -1,13 +1,25 @@
-"""engine: the world-model runtime (specs, networks, sampler, rollouts, video, checkpoints)."""
+"""engine: the world-model runtime (specs, networks, sampler, rollouts, video, checkpoints).
+
+The ``as_*`` validators are public: code that takes frames, actions or seeds on the engine's
+behalf (envs, planners, servers) checks them the same way and with the same messages.
+"""
 
 from .checkpoints import load_checkpoint, save_checkpoint
 from .engine import Engine, EngineState
 from .reference import import_reference_checkpoint
 from .rollout import Rollout, RolloutBatch
 from .specs import CATALOG, ModelSpec, get_spec, list_specs, register_spec
+from .validation import as_actions, as_frame, as_frames, as_guidance, as_num_steps, as_seed, as_seeds
 from .video import decode_mp4, encode_mp4, write_mp4
 
 __all__ = [
+    "as_actions",
+    "as_frame",
+    "as_frames",
+    "as_guidance",
+    "as_num_steps",
+    "as_seed",
+    "as_seeds",
     "CATALOG",
     "Engine",
     "EngineState",

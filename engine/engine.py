@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +70,9 @@ class EngineState:
             seeds[r] = sub.seeds[j]
             idx[r] = sub.chunk_index[j]
         return EngineState(cond, last, seeds, idx, self.num_steps, self.guidance)
+
+
+START_CACHE_SIZE = 8  # start-frame latents kept per engine
 
 
 class Engine:
@@ -146,6 +152,8 @@ class Engine:
             map_spans=self._map_spans,
         )
         self.latents = self.tokenizer.latents
+        self._start_cache: OrderedDict[bytes, torch.Tensor] = OrderedDict()
+        self._start_cache_lock = threading.Lock()
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = False
         with torch.no_grad():  # a constant of the weights; computed where the rows are
@@ -205,6 +213,22 @@ class Engine:
         return [fn(lo, hi) for lo, hi in spans]
 
     # --- tokenizer ------------------------------------------------------------------------
+    def _encode_start(self, frame: np.ndarray) -> torch.Tensor:
+        """The (1, C, 1, h, w) latent of a start frame, from a small cache keyed by the frame's
+        bytes: a planner rolls out from the same frame several times per re-plan."""
+        key = hashlib.sha256(frame.tobytes()).digest() + repr(frame.shape).encode()
+        with self._start_cache_lock:
+            hit = self._start_cache.get(key)
+            if hit is not None:
+                self._start_cache.move_to_end(key)
+                return hit
+        latent = self.encode(frame[None])
+        with self._start_cache_lock:
+            self._start_cache[key] = latent
+            while len(self._start_cache) > START_CACHE_SIZE:
+                self._start_cache.popitem(last=False)
+        return latent
+
     def encode(self, frames: np.ndarray) -> torch.Tensor:
         """(B, H, W, 3) uint8 -> normalised latents (B, C, 1, h, w) float32 (:class:`Tokenizer`)."""
         return self.tokenizer.encode(frames)
@@ -234,7 +258,9 @@ class Engine:
             context_kv=self._context_kv,
         )
 
-    def _chunk(self, cond, actions, seeds, chunk_idx, num_steps: int, guidance: float, timings: dict):
+    def _chunk(
+        self, cond, actions, seeds, chunk_idx, num_steps: int, guidance: float, timings: dict, handoff: bool = True
+    ):
         """One chunk for B rows: returns frames (B, chunk, H, W, 3) uint8 and the next cond.
 
         The DiT runs one row per call in deterministic mode (its matmuls then have the same
@@ -249,7 +275,12 @@ class Engine:
         t1 = time.perf_counter()
         frames = self.decode(lat)[:, 1:]
         t2 = time.perf_counter()
-        nxt = self.encode(frames[:, -1]) if self.spec.handoff == "pixel" else lat[:, :, -1:].clone()
+        if not handoff:  # the last chunk of a rollout: nothing follows it
+            nxt = None
+        elif self.spec.handoff == "pixel":
+            nxt = self.encode(frames[:, -1])
+        else:
+            nxt = lat[:, :, -1:].clone()
         t3 = time.perf_counter()
         for k, v in (("denoise", t1 - t0), ("decode", t2 - t1), ("handoff", t3 - t2)):
             timings[k] = timings.get(k, 0.0) + v
@@ -298,16 +329,17 @@ class Engine:
             reference_noise_seed(max(seeds), last_chunk, self.spec.chunk_size)
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
-        cond0 = self.encode(frame[None])
+        cond0 = self._encode_start(frame)
         timings["encode"] = time.perf_counter() - t_start
         k, t, _ = acts.shape
         cs = self.spec.chunk_size
         out = np.empty((k, t, *self.spec.resolution, 3), dtype=np.uint8)
         cond = cond0.expand(k, -1, -1, -1, -1)
-        for c in range(t // cs):
-            frames, cond = self._chunk(
-                cond, acts[:, c * cs : (c + 1) * cs], seeds, [c] * k, num_steps, guidance, timings
-            )
+        chunks = t // cs
+        for c in range(chunks):
+            chunk_acts = acts[:, c * cs : (c + 1) * cs]
+            last = c == chunks - 1
+            frames, cond = self._chunk(cond, chunk_acts, seeds, [c] * k, num_steps, guidance, timings, not last)
             out[:, c * cs : (c + 1) * cs] = frames
         wall = time.perf_counter() - t_start
         timings["total"] = wall

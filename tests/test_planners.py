@@ -270,3 +270,19 @@ def test_engine_satisfies_the_rollout_model_protocol(tiny):
     from planners import RolloutModel
 
     assert isinstance(tiny, RolloutModel)
+
+
+def test_a_lattice_cem_replan_encodes_the_start_frame_once():
+    """Three predict_batch calls from one frame: one start encode (cached), and a handoff
+    encode only between chunks (none after the last): 1 + 3 x 1 = 4 VAE encodes, not 9."""
+    from engine import Engine
+    from planners import lattice_cem
+    from planners.scorers import GoalDistance
+
+    eng = Engine.load("push-64")
+    calls = []
+    encode = eng.tokenizer.encode
+    eng.tokenizer.encode = lambda frames: calls.append(len(frames)) or encode(frames)
+    planner = lattice_cem(eng, GoalDistance(eng.example_frames[1], blur_sigma=6), horizon=16)
+    planner.plan(eng.example_frames[0])
+    assert len(calls) == 4
