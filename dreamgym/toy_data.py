@@ -16,10 +16,13 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import io
 import os
 from pathlib import Path
 
 import numpy as np
+
+from engine.files import atomic_write_bytes
 
 from . import toyworld as tw
 
@@ -88,13 +91,10 @@ def generate_episodes(n: int, *, seed: int = TRAIN_SEED, length: int = 32) -> di
 
 def write_episodes(path: str | os.PathLike, n: int, *, seed: int = TRAIN_SEED, length: int = 32) -> Path:
     """Generate ``n`` episodes and write them atomically to ``path`` (.npz)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = generate_episodes(n, seed=seed, length=length)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez_compressed(tmp, **data)
-    os.replace(tmp, path)
-    return path
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **data)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -63,9 +63,15 @@ def read_reference_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor
             f"reference checkpoint {path} not found; pass the DreamDojo GR-1 model file "
             "(.pt/.pth or .safetensors) that holds the network weights"
         )
-    if path.suffix == ".safetensors":
-        return load_file(str(path))
-    obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    try:
+        if path.suffix == ".safetensors":
+            return load_file(str(path))
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - safetensors, zip and unpickler errors alike
+        raise ValueError(
+            f"{path} is not a readable reference checkpoint (.safetensors, or a .pt/.pth of tensors only): "
+            f"{type(e).__name__}: {str(e)[:300]}"
+        ) from None
     for key in ("state_dict", "model", "ema"):
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]

@@ -12,6 +12,8 @@ from .specs import ModelSpec
 
 PIL_MODES = ("RGB", "RGBA", "RGBX", "L", "P", "LA", "PA")  # 8 bits per channel; alpha is dropped
 MAX_NUM_STEPS = 1000
+MAX_FRAMES = 4096  # per rollout: 410 s of video at 10 fps
+MAX_CANDIDATES = 4096  # per predict_batch call (split larger searches across calls)
 MAX_GUIDANCE = 100.0
 
 
@@ -84,6 +86,10 @@ def as_actions(actions, spec: ModelSpec, *, batched: bool = False, name: str = "
         raise ValueError(f"{name} last dimension must be action_dim = {spec.action_dim}, got {a}")
     if t <= 0 or t % spec.chunk_size:
         raise ValueError(f"{name} length T must be a positive multiple of chunk_size = {spec.chunk_size}, got T = {t}")
+    if t > MAX_FRAMES:
+        raise ValueError(f"{name} length T must be at most {MAX_FRAMES} frames per rollout, got T = {t}")
+    if batched and actions.shape[0] > MAX_CANDIDATES:
+        raise ValueError(f"{name} must hold at most {MAX_CANDIDATES} candidates per call, got K = {actions.shape[0]}")
     actions = actions.astype(np.float32, copy=True)
     if not np.isfinite(actions).all():
         raise ValueError(f"{name} must be finite; found NaN or inf")

@@ -3,6 +3,7 @@ video, and the score per iteration as a PNG plot."""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from engine import write_mp4
+from engine.files import atomic_write_bytes
 
 
 def candidate_grid(
@@ -75,10 +77,7 @@ def plot_scores(path: str | os.PathLike, plans, title: str = "planner scores") -
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, buf.getvalue())

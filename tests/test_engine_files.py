@@ -214,3 +214,19 @@ def test_8_bit_pil_modes_are_accepted(tiny, frame, actions):
     ref = tiny.predict(rgb, actions, seed=0).frames
     assert np.array_equal(tiny.predict(rgb.convert("RGBA"), actions, seed=0).frames, ref)
     tiny.predict(rgb.convert("L"), actions, seed=0)
+
+
+def test_rollout_length_and_candidate_count_have_upper_bounds(tiny, frame):
+    with pytest.raises(ValueError, match="at most 4096 frames per rollout, got T = 4100"):
+        tiny.predict(frame, np.zeros((4100, 2), np.float32))
+    with pytest.raises(ValueError, match="at most 4096 candidates per call, got K = 4097"):
+        tiny.predict_batch(frame, np.zeros((4097, 4, 2), np.float32))
+
+
+def test_a_corrupt_reference_checkpoint_is_named(tmp_path):
+    from engine.reference import read_reference_state_dict
+
+    bad = tmp_path / "gr1.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="gr1.pt is not a readable reference checkpoint"):
+        read_reference_state_dict(bad)
