@@ -126,11 +126,15 @@ class Engine:
         deterministic: bool | None = None,
         threads: int | None = None,
     ) -> None:
-        for key, val in (("max_batch", max_batch), ("vae_batch", vae_batch)):
-            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-                raise ValueError(f"{key} must be a positive int, got {val!r}")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+        for key, val, top in (
+            ("max_batch", max_batch, 4096),
+            ("vae_batch", vae_batch, 256),
+            ("threads", threads, 1024),
+        ):
+            if key == "threads" and val is None:
+                continue
+            if isinstance(val, bool) or not isinstance(val, int) or not 1 <= val <= top:
+                raise ValueError(f"{key} must be an int in [1, {top}], got {val!r}")
         if deterministic is not None and not isinstance(deterministic, bool):
             raise TypeError(f"deterministic must be a bool or None, got {type(deterministic).__name__}")
         self.vae_batch = vae_batch

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from .checkpoints import build_modules
+from .checkpoints import _read_tensors, build_modules
 from .networks import build_vae
 from .specs import ModelSpec
 
@@ -169,5 +169,6 @@ def import_reference_checkpoint(
             vp = vp / "diffusion_pytorch_model.safetensors"
         if not vp.is_file():
             raise FileNotFoundError(f"Wan VAE weights not found at {vp} (diffusers layout expected)")
-        vae.load_state_dict(load_file(str(vp)), strict=True, assign=True)
+        expected = {k: tuple(v.shape) for k, v in vae.state_dict().items()}
+        vae.load_state_dict(_read_tensors(vp, expected, spec), strict=True, assign=True)
     return vae.eval(), dit.eval()

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import dreamgym  # noqa: E402
 from dreamgym.tasks import MAX_STEPS, task_episode, task_scorer  # noqa: E402
 from engine import write_mp4  # noqa: E402
+from engine.files import atomic_write_bytes  # noqa: E402
 from planners import MPC, lattice_cem  # noqa: E402
 from planners.viz import plot_scores, write_candidate_grid  # noqa: E402
 
@@ -99,7 +100,7 @@ def main(argv=None) -> dict:
         "episode_s": round(wall, 2),
         "model_load_s": round(t_load, 2),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
     print(
         f"success: {trace.success} (final distance {summary['final_distance_px']} px after {summary['steps']} "
         f"actions, {summary['replans']} re-plans)"

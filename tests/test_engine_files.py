@@ -230,3 +230,17 @@ def test_a_corrupt_reference_checkpoint_is_named(tmp_path):
     bad.write_bytes(b"not a checkpoint at all")
     with pytest.raises(ValueError, match="gr1.pt is not a readable reference checkpoint"):
         read_reference_state_dict(bad)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(max_batch=0), "max_batch must be an int in \\[1, 4096\\], got 0"),
+        (dict(vae_batch=10**6), "vae_batch must be an int in \\[1, 256\\], got 1000000"),
+        (dict(threads=5000), "threads must be an int in \\[1, 1024\\], got 5000"),
+        (dict(threads=True), "threads must be an int"),
+    ],
+)
+def test_engine_sizes_are_bounded(kw, message):
+    with pytest.raises(ValueError, match=message):
+        Engine.load("tiny-random", **kw)
