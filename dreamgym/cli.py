@@ -58,13 +58,15 @@ def _read_frame(path: Path):
     import numpy as np
     from PIL import Image
 
+    from engine.validation import PIL_MODES
+
     if not path.is_file():
         raise InputError(f"--frame: no file at {path} (expected a PNG/JPEG image)")
     try:
         with Image.open(path) as img:
             if img.width * img.height > MAX_IMAGE_PIXELS:
                 raise InputError(f"--frame: {path} has {img.width} x {img.height} pixels, more than {MAX_IMAGE_PIXELS}")
-            if img.mode not in ("RGB", "RGBA", "RGBX", "L", "P", "LA", "PA"):
+            if img.mode not in PIL_MODES:
                 raise InputError(f"--frame: {path} has image mode {img.mode!r}, expected 8-bit RGB (or grey/palette)")
             return np.asarray(img.convert("RGB"))
     except InputError:

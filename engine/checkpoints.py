@@ -45,7 +45,7 @@ def _float32(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 _FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
-def _read_tensors(file: Path, expected: dict[str, tuple], spec: ModelSpec) -> dict[str, torch.Tensor]:
+def read_tensors(file: Path, expected: dict[str, tuple], spec: ModelSpec) -> dict[str, torch.Tensor]:
     """The tensors of a safetensors ``file``, checked against ``expected`` names and shapes
     (from the spec's modules) and cast to float32; every error names the file."""
     try:
@@ -205,9 +205,9 @@ def load_checkpoint(path: str | os.PathLike, spec: ModelSpec | None = None):
     vae, dit = build_modules(spec, meta_device=True)
     vae_shapes = {k: tuple(v.shape) for k, v in vae.state_dict().items()}
     dit_shapes = {k: tuple(v.shape) for k, v in dit.state_dict().items()}
-    vae.load_state_dict(_read_tensors(path / VAE_FILE, vae_shapes, spec), strict=True, assign=True)
-    sd = _read_tensors(path / DIT_FILE, {k: v for k, v in dit_shapes.items() if k != "context"}, spec)
-    sd.update(_read_tensors(path / CONTEXT_FILE, {"context": dit_shapes["context"]}, spec))
+    vae.load_state_dict(read_tensors(path / VAE_FILE, vae_shapes, spec), strict=True, assign=True)
+    sd = read_tensors(path / DIT_FILE, {k: v for k, v in dit_shapes.items() if k != "context"}, spec)
+    sd.update(read_tensors(path / CONTEXT_FILE, {"context": dit_shapes["context"]}, spec))
     dit.load_state_dict(sd, strict=True, assign=True)
     return spec, vae.eval(), dit.eval()
 

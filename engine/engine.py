@@ -126,13 +126,10 @@ class Engine:
         deterministic: bool | None = None,
         threads: int | None = None,
     ) -> None:
-        for key, val, top in (
-            ("max_batch", max_batch, 4096),
-            ("vae_batch", vae_batch, 256),
-            ("threads", threads, 1024),
-        ):
-            if key == "threads" and val is None:
-                continue
+        sizes = [("max_batch", max_batch, 4096), ("vae_batch", vae_batch, 256)]
+        if threads is not None:
+            sizes.append(("threads", threads, 1024))
+        for key, val, top in sizes:
             if isinstance(val, bool) or not isinstance(val, int) or not 1 <= val <= top:
                 raise ValueError(f"{key} must be an int in [1, {top}], got {val!r}")
         if deterministic is not None and not isinstance(deterministic, bool):
@@ -155,15 +152,14 @@ class Engine:
             pad=self.deterministic,
             map_spans=self._map_spans,
         )
-        self.latents = self.tokenizer.latents
         self._start_cache: OrderedDict[bytes, torch.Tensor] = OrderedDict()
         self._start_cache_lock = threading.Lock()
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = False
         with torch.no_grad():  # a constant of the weights; computed where the rows are
-            self._context_kv = self._map_spans(lambda lo, hi: self.dit.context_kv(), 1, 1)[0]
+            context_kv = self._map_spans(lambda lo, hi: self.dit.context_kv(), 1, 1)[0]
         # one-row calls replay a traced graph (same bits as eager, without the GIL)
-        self._denoiser = RowDiT(self.dit, self._context_kv, enabled=self.deterministic and self.device.type == "cpu")
+        self._denoiser = RowDiT(self.dit, context_kv, enabled=self.deterministic and self.device.type == "cpu")
 
     # --- loading --------------------------------------------------------------------------
     @classmethod
@@ -206,6 +202,11 @@ class Engine:
         """Write this engine's model as a checkpoint directory."""
         frames = self.example_frames
         return checkpoints.save_checkpoint(path, self.spec, self.vae, self.dit, meta, example_frames=frames)
+
+    @property
+    def latents(self):
+        """The :class:`~engine.tokenizer.LatentNormalizer` (VAE latent mean and 1/std)."""
+        return self.tokenizer.latents
 
     # --- row execution -------------------------------------------------------------------
     def _map_spans(self, fn, n: int, size: int) -> list:
@@ -259,7 +260,6 @@ class Engine:
             shift=spec.shift,
             sigma_max=spec.sigma_max,
             keep_sampled_start=spec.decode_start_latent == "sampled",
-            context_kv=self._context_kv,
         )
 
     def _chunk(
@@ -289,6 +289,13 @@ class Engine:
         for k, v in (("denoise", t1 - t0), ("decode", t2 - t1), ("handoff", t3 - t2)):
             timings[k] = timings.get(k, 0.0) + v
         return frames, nxt
+
+    def _check_noise_range(self, seeds, last_chunks) -> None:
+        """Before any work: the reference noise scheme's RandomState seeds (seed + chunk *
+        chunk_size) must stay below 2**32 up to each row's last chunk (ValueError otherwise)."""
+        if self.spec.noise == "reference":
+            for seed, c in zip(seeds, last_chunks, strict=True):
+                reference_noise_seed(seed, int(c), self.spec.chunk_size)
 
     # --- public calls ---------------------------------------------------------------------
     def predict(
@@ -328,9 +335,7 @@ class Engine:
     def _predict(self, frame: np.ndarray, acts: np.ndarray, seeds: list[int], num_steps, guidance) -> RolloutBatch:
         num_steps = as_num_steps(num_steps, self.spec)
         guidance = as_guidance(guidance, self.spec)
-        if self.spec.noise == "reference":
-            last_chunk = acts.shape[1] // self.spec.chunk_size - 1
-            reference_noise_seed(max(seeds), last_chunk, self.spec.chunk_size)
+        self._check_noise_range(seeds, [acts.shape[1] // self.spec.chunk_size - 1] * len(seeds))
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         cond0 = self._encode_start(frame)
@@ -394,9 +399,7 @@ class Engine:
                 f"action_chunks must hold exactly one chunk: expected shape (B, {self.spec.chunk_size}, "
                 f"{self.spec.action_dim}), got {acts.shape}"
             )
-        if self.spec.noise == "reference":
-            for seed, c in zip(state.seeds, state.chunk_index, strict=True):
-                reference_noise_seed(seed, int(c), self.spec.chunk_size)
+        self._check_noise_range(state.seeds, state.chunk_index)
         timings: dict[str, float] = {}
         frames, cond = self._chunk(
             state.cond_latents, acts, state.seeds, state.chunk_index, state.num_steps, state.guidance, timings

@@ -10,8 +10,8 @@
   (patch embedding, RoPE, time embedding, the blocks' norms/attention/MLP, output head);
   the only thing it does differently from ``CosmosTransformer3DModel.forward`` is to apply
   the adaLN modulation per latent frame by broadcasting over that frame's tokens instead
-  of expanding it to every token (about 8% fewer FLOPs at full size), and to compute the
-  cross-attention keys/values of the constant context once per call. With equal
+  of expanding it to every token (about 8% fewer FLOPs at full size), and to take the
+  cross-attention keys/values of the constant context precomputed (:meth:`context_kv`). With equal
   embeddings in every frame it reproduces the diffusers forward (tested). Two settings
   follow the reference network rather than diffusers' defaults: the attention q/k RMSNorm
   epsilon is 1e-6, and under a bf16/fp16 model the time embedding, the adaLN modulations and

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from queue import SimpleQueue
 from typing import Any
 
@@ -75,10 +75,7 @@ class RowPool:
             fut: Future = Future()
             self._tasks.put((fn, item, fut))
             futures.append(fut)
-        errors = [f.exception() for f in futures]
-        for err in errors:
-            if err is not None:
-                raise err
+        wait(futures)  # every item finishes before an error is raised
         return [f.result() for f in futures]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from .checkpoints import _read_tensors, build_modules
+from .checkpoints import build_modules, read_tensors
 from .networks import build_vae
 from .specs import ModelSpec
 
@@ -170,5 +170,5 @@ def import_reference_checkpoint(
         if not vp.is_file():
             raise FileNotFoundError(f"Wan VAE weights not found at {vp} (diffusers layout expected)")
         expected = {k: tuple(v.shape) for k, v in vae.state_dict().items()}
-        vae.load_state_dict(_read_tensors(vp, expected, spec), strict=True, assign=True)
+        vae.load_state_dict(read_tensors(vp, expected, spec), strict=True, assign=True)
     return vae.eval(), dit.eval()

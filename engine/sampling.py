@@ -112,7 +112,6 @@ def denoise_chunk(
     shift: float,
     sigma_max: float = 0.999,
     keep_sampled_start: bool = False,
-    context_kv=None,
     callback=None,
 ) -> torch.Tensor:
     """Sample one chunk's latents.
@@ -122,7 +121,6 @@ def denoise_chunk(
     noise: (B, C, F, h, w) float32 with F = 1 + chunk_size / temporal_factor.
     keep_sampled_start: leave latent frame 0 as the solver left it (the reference decodes
         it so) instead of putting the clean ``cond_latent`` back.
-    context_kv: the DiT's ``context_kv()``, if already computed.
     Returns latents (B, C, F, h, w) float32.
     """
     device = cond_latent.device
@@ -138,10 +136,10 @@ def denoise_chunk(
     for i, t in enumerate(sched.timesteps):
         sigma = network_timestep(t).to(device).expand(b)
         x_in = cond_mask * cond_full + (1 - cond_mask) * latents
-        v = dit(x_in, cond_mask, sigma, actions, context_kv).float()
+        v = dit(x_in, cond_mask, sigma, actions).float()
         v = gt_velocity + v * (1 - cond_mask)
         if guidance:
-            v_u = dit(x_in, cond_mask, sigma, None, context_kv).float()
+            v_u = dit(x_in, cond_mask, sigma, None).float()
             v_u = gt_velocity + v_u * (1 - cond_mask)
             v = v + guidance * (v - v_u)
         latents = sched.step(v, t, latents, return_dict=False)[0]

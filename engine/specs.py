@@ -228,27 +228,30 @@ def _type_name(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+def _check_int(where: str, key: str, v: Any, bounds: tuple[int, int]) -> None:
+    lo, hi = bounds
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"{where}: {key} must be an int in [{lo}, {hi}], got {_type_name(v)}")
+    if not lo <= v <= hi:
+        raise ValueError(f"{where}: {key} must be in [{lo}, {hi}], got {v}")
+
+
 def _check_fields(spec: ModelSpec) -> None:
     """Types and ranges of every field, each error naming the field, the expected and the
     received value."""
     where = f"spec {spec.name!r}" if isinstance(spec.name, str) else "spec"
     if not isinstance(spec.name, str) or not spec.name:
         raise TypeError(f"spec name must be a non-empty str, got {_type_name(spec.name)}")
-    for key, (lo, hi) in _INT_FIELDS.items():
-        v = getattr(spec, key)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise TypeError(f"{where}: {key} must be an int in [{lo}, {hi}], got {_type_name(v)}")
-        if not lo <= v <= hi:
-            raise ValueError(f"{where}: {key} must be in [{lo}, {hi}], got {v}")
+    for key, bounds in _INT_FIELDS.items():
+        _check_int(where, key, getattr(spec, key), bounds)
     for key, (lo, hi) in _FLOAT_FIELDS.items():
         v = getattr(spec, key)
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise TypeError(f"{where}: {key} must be a number in [{lo}, {hi}], got {_type_name(v)}")
         if not (math.isfinite(v) and lo <= v <= hi):
             raise ValueError(f"{where}: {key} must be a finite number in [{lo}, {hi}], got {v}")
-    for key in ("description",):
-        if not isinstance(getattr(spec, key), str):
-            raise TypeError(f"{where}: {key} must be a str, got {_type_name(getattr(spec, key))}")
+    if not isinstance(spec.description, str):
+        raise TypeError(f"{where}: description must be a str, got {_type_name(spec.description)}")
     if spec.weights is not None and not isinstance(spec.weights, str):
         raise TypeError(f"{where}: weights must be None, 'random' or 'package:<dir>', got {_type_name(spec.weights)}")
     for key in ("vae", "transformer", "extra"):
@@ -256,14 +259,9 @@ def _check_fields(spec: ModelSpec) -> None:
             raise TypeError(f"{where}: {key} must be a dict, got {_type_name(getattr(spec, key))}")
     for net, fields in _NETWORK_INTS.items():
         cfg = getattr(spec, net)
-        for key, (lo, hi) in fields.items():
-            if key not in cfg:
-                continue
-            v = cfg[key]
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"{where}: {net}.{key} must be an int in [{lo}, {hi}], got {_type_name(v)}")
-            if not lo <= v <= hi:
-                raise ValueError(f"{where}: {net}.{key} must be in [{lo}, {hi}], got {v}")
+        for key, bounds in fields.items():
+            if key in cfg:
+                _check_int(where, f"{net}.{key}", cfg[key], bounds)
     for key in ("dim_mult", "temperal_downsample"):
         v = spec.vae.get(key, [])
         if not isinstance(v, list | tuple) or len(v) > 8:

@@ -102,7 +102,7 @@ class Tokenizer:
         spec: gives the latent channels and the pixel quantisation.
         device, dtype: where and in what the VAE runs.
         tile: rows per VAE call. pad: pad every call to ``tile`` rows.
-        map_spans: the executor; default a loop in the calling thread.
+        map_spans: the executor (the engine's row workers, or a loop in the calling thread).
     """
 
     def __init__(
@@ -114,12 +114,12 @@ class Tokenizer:
         dtype: torch.dtype,
         tile: int = 4,
         pad: bool = True,
-        map_spans: Callable | None = None,
+        map_spans: Callable,
     ) -> None:
         self.vae, self.spec, self.device, self.dtype = vae, spec, device, dtype
         self.tile, self.pad = tile, pad
         self.latents = LatentNormalizer.of(vae, spec.latent_channels, device)
-        self._map_spans = map_spans or (lambda fn, n, size: [fn(lo, min(lo + size, n)) for lo in range(0, n, size)])
+        self._map_spans = map_spans
 
     def _tiles(self, fn, x: torch.Tensor) -> torch.Tensor:
         step = self.tile

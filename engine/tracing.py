@@ -37,7 +37,8 @@ class _WithoutActions(_WithActions):
 
 class RowDiT:
     """Callable like :class:`~engine.networks.ActionConditionedDiT` (``(x, mask, sigma,
-    actions, context_kv)``), replaying a traced graph per distinct input shape.
+    actions)``) with the context keys/values precomputed, replaying a traced graph per
+    distinct input shape.
 
     Args:
         dit: the DiT (eval mode, frozen weights: a graph keeps what it saw).
@@ -66,7 +67,7 @@ class RowDiT:
                     self._graphs[key] = graph
         return graph
 
-    def __call__(self, x, mask, sigma, actions, context_kv=None):
+    def __call__(self, x, mask, sigma, actions):
         if not self.enabled:
             return self.dit(x, mask, sigma, actions, self.context_kv)
         args = (x, mask, sigma) if actions is None else (x, mask, sigma, actions)

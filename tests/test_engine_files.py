@@ -183,10 +183,9 @@ def test_spec_json_network_sizes_are_bounded_before_anything_is_built(ckpt):
     data = json.loads(f.read_text())
     data["transformer"]["num_layers"] = 100000
     f.write_text(json.dumps(data))
-    t0 = time.perf_counter()
+    # refused by the spec check, before any module is built (it ran 147 s and 5.3 GB before)
     with pytest.raises(ValueError, match="transformer.num_layers must be in \\[1, 256\\], got 100000"):
         Engine.load(ckpt)
-    assert time.perf_counter() - t0 < 30  # refused before allocating (it ran 147 s and 5.3 GB before)
 
 
 def test_spec_json_that_is_not_json_is_named(ckpt):

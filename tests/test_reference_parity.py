@@ -25,7 +25,7 @@ class _RecordingDiT(torch.nn.Module):
         super().__init__()
         self.times = []
 
-    def forward(self, x, mask, sigma, actions, context_kv=None):
+    def forward(self, x, mask, sigma, actions):
         self.times.append(sigma.clone())
         return torch.zeros_like(x)
 
@@ -95,7 +95,7 @@ def test_reference_noise_in_a_rollout_and_its_seed_range(frame, actions):
 
 def test_sampled_start_latent_is_what_the_solver_left_there():
     class Drift(_RecordingDiT):
-        def forward(self, x, mask, sigma, actions, context_kv=None):
+        def forward(self, x, mask, sigma, actions):
             return torch.full_like(x, 0.5)  # a velocity the conditioning frame does not get
 
     cond = torch.ones(1, 4, 1, 2, 2)
