@@ -2,6 +2,7 @@
 
     dreamgym rollout --example 0 --actions plan.npy --out rollout.mp4
     dreamgym info
+    dreamgym serve --model push-64 --port 8000
 
 Each subcommand's ``--help`` says what it does, with an example. Bad input exits with code 2
 and a message naming the expected and the received value, before any model work.
@@ -24,12 +25,20 @@ ROLLOUT_EXAMPLE = """example:
   # writes rollout.mp4 (start frame + 16 predicted frames) and rollout.json (a receipt)
 """
 
+SERVE_EXAMPLE = """examples:
+  dreamgym serve                                   # push-64 on http://127.0.0.1:8000
+  dreamgym serve --model dreamdojo-2b-gr1 --weights /ckpt/gr1 --host 0.0.0.0 --port 8000
+  DREAMGYM_API_KEY=$(openssl rand -hex 16) dreamgym serve --api-key-env DREAMGYM_API_KEY
+
+then, from any machine that reaches it:
+  python -c "import dream; print(dream.Client(base_url='http://127.0.0.1:8000').models.list())"
+  python -c "import engine; e = engine.RemoteEngine('http://127.0.0.1:8000'); print(e.spec.name)"
+"""
+
 INFO_EXAMPLE = """example:
   dreamgym info          # a table for people
   dreamgym info --json   # the same for scripts
 """
-
-MAX_IMAGE_PIXELS = 64_000_000  # a start frame larger than this is refused before decoding
 
 
 class InputError(Exception):
@@ -41,38 +50,25 @@ def _sha256(data: bytes) -> str:
 
 
 def _read_actions(path: Path):
-    import numpy as np
+    from engine.validation import array_from_npy_bytes
 
     if not path.is_file():
         raise InputError(f"--actions: no file at {path} (expected a .npy of shape (T, action_dim), float32)")
     try:
-        actions = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise InputError(f"--actions: {path} is not a .npy array file (pickles are refused): {e}") from None
-    if not isinstance(actions, np.ndarray):
-        raise InputError(f"--actions: {path} must hold one array (a .npy), got an archive")
-    return actions
+        return array_from_npy_bytes(path.read_bytes(), name=f"--actions: {path}")
+    except ValueError as e:
+        raise InputError(str(e)) from None
 
 
 def _read_frame(path: Path):
-    import numpy as np
-    from PIL import Image
-
-    from engine.validation import PIL_MODES
+    from engine.validation import image_from_bytes
 
     if not path.is_file():
         raise InputError(f"--frame: no file at {path} (expected a PNG/JPEG image)")
     try:
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_IMAGE_PIXELS:
-                raise InputError(f"--frame: {path} has {img.width} x {img.height} pixels, more than {MAX_IMAGE_PIXELS}")
-            if img.mode not in PIL_MODES:
-                raise InputError(f"--frame: {path} has image mode {img.mode!r}, expected 8-bit RGB (or grey/palette)")
-            return np.asarray(img.convert("RGB"))
-    except InputError:
-        raise
-    except Exception as e:  # noqa: BLE001 - PIL raises many kinds for a bad image
-        raise InputError(f"--frame: {path} is not a readable image: {type(e).__name__}: {e}") from None
+        return image_from_bytes(path.read_bytes(), name=f"--frame: {path}", formats=None)
+    except ValueError as e:
+        raise InputError(str(e)) from None
 
 
 def cmd_rollout(args) -> int:
@@ -190,6 +186,53 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    try:
+        from engine.serving import ServerConfig, serve
+    except ImportError as e:
+        raise InputError(f"serving needs the 'serve' extra: pip install 'dreamgym[serve]' ({e})") from None
+    from engine import Engine
+
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            raise InputError(f"--api-key-env: environment variable {args.api_key_env} is unset or empty")
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port must be in [0, 65535], got {args.port}")
+    try:
+        config = ServerConfig(
+            api_key=api_key,
+            max_body_bytes=args.max_body_mb * 1024 * 1024,
+            max_candidates=args.max_candidates,
+            max_frames=args.max_frames,
+            request_timeout_s=args.request_timeout,
+            max_queue=args.max_queue,
+            max_batch_rows=args.max_batch_rows,
+            batch_wait_ms=args.batch_wait_ms,
+            batching=not args.no_batching,
+            max_sessions=args.max_sessions,
+            session_ttl_s=args.session_ttl,
+            price_per_frame_usd=args.price_per_frame,
+        )
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    try:
+        eng = Engine.load(args.model, weights=args.weights, device=args.device, threads=args.threads)
+    except (FileNotFoundError, ValueError, TypeError) as e:
+        raise InputError(f"--model: {e}") from None
+    if eng.example_frames is not None:  # warm up: the first request then runs at full speed
+        h = eng.spec.chunk_size
+        import numpy as np
+
+        eng.predict(eng.example_frames[0], np.zeros((h, eng.spec.action_dim), np.float32), num_steps=1)
+    try:
+        serve(eng, config, host=args.host, port=args.port, model_label=str(args.model), ready_file=args.ready_file)
+    except OSError as e:
+        raise InputError(str(e)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="dreamgym", description="Action-conditioned video world models: rollouts and tools."
@@ -216,6 +259,37 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output .mp4 path")
     r.add_argument("--receipt", default=None, help="receipt path (default: the mp4's path with .json)")
     r.set_defaults(func=cmd_rollout)
+    sv = sub.add_parser(
+        "serve",
+        help="serve a model over HTTP (the Dream Engine wire protocol; dynamic batching, sessions, auth)",
+        description="Serve one model over HTTP until SIGTERM/SIGINT (then it stops accepting, finishes the "
+        "requests in flight and exits). It speaks the protocol of the Dream Engine SDK (pip install "
+        "dream-engine; point its base_url here) and the one engine.RemoteEngine uses. Concurrent requests "
+        "share engine steps (dynamic batching); results equal a local engine's bit for bit. "
+        "See docs/serving.md.",
+        epilog=SERVE_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sv.add_argument("--model", default="push-64", help="spec name or checkpoint directory (default push-64)")
+    sv.add_argument("--weights", default=None, help="weights for a spec without built-in ones")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    sv.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA if present)")
+    sv.add_argument("--threads", type=int, default=None, help="engine row workers on CPU (default: torch's threads)")
+    sv.add_argument("--api-key-env", default=None, metavar="VAR", help="require 'Authorization: Bearer $VAR'")
+    sv.add_argument("--max-candidates", type=int, default=64, help="most rollouts in one request (default 64)")
+    sv.add_argument("--max-frames", type=int, default=1024, help="most predicted frames per rollout (default 1024)")
+    sv.add_argument("--max-body-mb", type=int, default=64, help="largest request body in MiB (default 64)")
+    sv.add_argument("--max-queue", type=int, default=256, help="requests waiting before 429 (default 256)")
+    sv.add_argument("--request-timeout", type=float, default=300.0, help="seconds before a request gets 504")
+    sv.add_argument("--max-batch-rows", type=int, default=32, help="most rows in one engine step (default 32)")
+    sv.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long an idle server waits for company")
+    sv.add_argument("--no-batching", action="store_true", help="run requests one at a time (no dynamic batching)")
+    sv.add_argument("--max-sessions", type=int, default=1024, help="open session rows (default 1024)")
+    sv.add_argument("--session-ttl", type=float, default=600.0, help="idle seconds before a session closes")
+    sv.add_argument("--price-per-frame", type=float, default=0.0, help="USD per frame reported to clients (default 0)")
+    sv.add_argument("--ready-file", default=None, help="write the URL to this file once ready")
+    sv.set_defaults(func=cmd_serve)
     i = sub.add_parser(
         "info",
         help="list the model specs, the devices and the versions",

@@ -12,7 +12,19 @@ from .specs import CATALOG, ModelSpec, get_spec, list_specs, register_spec
 from .validation import as_actions, as_frame, as_frames, as_guidance, as_num_steps, as_seed, as_seeds
 from .video import decode_mp4, encode_mp4, write_mp4
 
+
+def __getattr__(name: str):
+    # the serving wing is imported on first use only (the engine core never imports it)
+    if name in ("RemoteEngine", "RemoteState"):
+        from . import serving
+
+        return getattr(serving, name)
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")
+
+
 __all__ = [
+    "RemoteEngine",
+    "RemoteState",
     "as_actions",
     "as_frame",
     "as_frames",

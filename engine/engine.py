@@ -57,6 +57,28 @@ class EngineState:
             self.guidance,
         )
 
+    @classmethod
+    def concat(cls, states: list[EngineState]) -> EngineState:
+        """The rows of several states, in order, as one state (all must share num_steps and
+        guidance: they are per state)."""
+        if not states:
+            raise ValueError("concat needs at least one EngineState")
+        first = states[0]
+        for s in states[1:]:
+            if (s.num_steps, s.guidance) != (first.num_steps, first.guidance):
+                raise ValueError(
+                    f"states to concat must share num_steps and guidance: got ({first.num_steps}, {first.guidance}) "
+                    f"and ({s.num_steps}, {s.guidance})"
+                )
+        return cls(
+            torch.cat([s.cond_latents for s in states]),
+            np.concatenate([s.last_frames for s in states]),
+            [seed for s in states for seed in s.seeds],
+            np.concatenate([s.chunk_index for s in states]),
+            first.num_steps,
+            first.guidance,
+        )
+
     def update(self, rows, sub: EngineState) -> EngineState:
         """A copy of this state with ``rows`` replaced by the rows of ``sub``."""
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
@@ -72,7 +94,7 @@ class EngineState:
         return EngineState(cond, last, seeds, idx, self.num_steps, self.guidance)
 
 
-START_CACHE_SIZE = 8  # start-frame latents kept per engine
+START_CACHE_SIZE = 64  # start-frame latents kept per engine (push-64: 16 KiB each; GR-1: 300 KiB)
 
 
 class Engine:
@@ -219,20 +241,33 @@ class Engine:
 
     # --- tokenizer ------------------------------------------------------------------------
     def _encode_start(self, frame: np.ndarray) -> torch.Tensor:
-        """The (1, C, 1, h, w) latent of a start frame, from a small cache keyed by the frame's
-        bytes: a planner rolls out from the same frame several times per re-plan."""
-        key = hashlib.sha256(frame.tobytes()).digest() + repr(frame.shape).encode()
+        """The (1, C, 1, h, w) latent of a start frame (see :meth:`_encode_starts`)."""
+        return self._encode_starts(frame[None])
+
+    def _encode_starts(self, frames: np.ndarray) -> torch.Tensor:
+        """Latents (B, C, 1, h, w) of start frames (B, H, W, 3), through a small cache keyed by
+        each frame's bytes (a planner or a server rolls out from the same frame many times);
+        the misses are encoded together. A row's latent does not depend on its tile mates in
+        the deterministic mode, so a cached latent has the bits of a fresh one."""
+        keys = [hashlib.sha256(f.tobytes()).digest() + repr(f.shape).encode() for f in frames]
+        found: dict[bytes, torch.Tensor] = {}
         with self._start_cache_lock:
-            hit = self._start_cache.get(key)
-            if hit is not None:
-                self._start_cache.move_to_end(key)
-                return hit
-        latent = self.encode(frame[None])
-        with self._start_cache_lock:
-            self._start_cache[key] = latent
-            while len(self._start_cache) > START_CACHE_SIZE:
-                self._start_cache.popitem(last=False)
-        return latent
+            for key in keys:
+                hit = self._start_cache.get(key)
+                if hit is not None:
+                    self._start_cache.move_to_end(key)
+                    found[key] = hit
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            first = {k: i for i, k in reversed(list(enumerate(keys)))}
+            latents = self.encode(np.stack([frames[first[k]] for k in missing]))
+            with self._start_cache_lock:
+                for j, key in enumerate(missing):
+                    found[key] = latents[j : j + 1].clone()
+                    self._start_cache[key] = found[key]
+                while len(self._start_cache) > START_CACHE_SIZE:
+                    self._start_cache.popitem(last=False)
+        return torch.cat([found[k] for k in keys])
 
     def encode(self, frames: np.ndarray) -> torch.Tensor:
         """(B, H, W, 3) uint8 -> normalised latents (B, C, 1, h, w) float32 (:class:`Tokenizer`)."""
@@ -377,7 +412,7 @@ class Engine:
         seeds = as_seeds(seeds, frames.shape[0], name="seeds")
         num_steps = as_num_steps(num_steps, self.spec)
         guidance = as_guidance(guidance, self.spec)
-        cond = self.encode(frames)
+        cond = self._encode_starts(frames)
         return EngineState(cond, frames.copy(), seeds, np.zeros(len(seeds), dtype=np.int64), num_steps, guidance)
 
     def step(self, state: EngineState, action_chunks) -> tuple[np.ndarray, EngineState]:

@@ -21,6 +21,11 @@ def tiny():
     return Engine.load("tiny-random")
 
 
+@pytest.fixture(scope="session")
+def push():
+    return Engine.load("push-64")
+
+
 @pytest.fixture
 def frame(tiny):
     return smooth_frame(*tiny.spec.resolution)
@@ -30,3 +35,13 @@ def frame(tiny):
 def actions(tiny):
     rng = np.random.default_rng(1)
     return rng.uniform(-1, 1, (2 * tiny.spec.chunk_size, tiny.spec.action_dim)).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def push_server():
+    """A real ``dreamgym serve --model push-64`` process on 127.0.0.1 (ephemeral port)."""
+    from server_process import ServerProcess
+
+    server = ServerProcess("--model", "push-64")
+    yield server
+    server.kill()

@@ -89,8 +89,8 @@ def _bad_inputs(tmp_path):
     ok, out = str(tmp_path / "ok.npy"), str(tmp_path / "r.mp4")
     return [
         (["--example", "0", "--actions", str(tmp_path / "missing.npy"), "--out", out], "no file at"),
-        (["--example", "0", "--actions", str(tmp_path / "pickle.npy"), "--out", out], "not a .npy array file"),
-        (["--example", "0", "--actions", str(tmp_path / "obj.npy"), "--out", out], "not a .npy array file"),
+        (["--example", "0", "--actions", str(tmp_path / "pickle.npy"), "--out", out], "pickled .npy data is refused"),
+        (["--example", "0", "--actions", str(tmp_path / "obj.npy"), "--out", out], "pickled .npy data is refused"),
         (["--example", "0", "--actions", str(tmp_path / "short.npy"), "--out", out], "multiple of chunk_size"),
         (["--example", "0", "--actions", str(tmp_path / "wide.npy"), "--out", out], "action_dim"),
         (["--example", "0", "--actions", str(tmp_path / "far.npy"), "--out", out], "bounds"),

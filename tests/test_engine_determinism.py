@@ -25,11 +25,6 @@ from engine import Engine
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def push():
-    return Engine.load("push-64")
-
-
 def noise_frame(spec, seed=0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (*spec.resolution, 3), dtype=np.uint8)
 

@@ -13,11 +13,6 @@ from engine import Engine
 from engine.loading import ASSETS_DIR
 
 
-@pytest.fixture(scope="module")
-def push():
-    return Engine.load("push-64")
-
-
 def test_default_engine_is_the_packaged_model_and_loads_without_network(monkeypatch):
     def no_network(*a, **k):
         raise AssertionError("tried to open a network connection")

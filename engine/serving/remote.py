@@ -1,0 +1,384 @@
+"""``RemoteEngine``: the :class:`~engine.Engine` surface over HTTP, against ``dreamgym serve``.
+
+Envs, vector envs and planners take a ``RemoteEngine`` wherever they take an ``Engine``. It
+asks the server for lossless frames (``.npy``), so its results equal a local engine's bit for
+bit. Every call carries an ``Idempotency-Key``: when a request fails on the network, on 429
+or on 502/503/504 it is retried with backoff (honouring ``Retry-After``) under the same key,
+and the server never runs it twice. Session rows (``start``/``step``) that the server lost
+(it restarted, or the row expired) are rebuilt from the start frame and the actions already
+run, which reproduces them exactly, so an episode survives a server restart.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import threading
+import time
+import uuid
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..rollout import RolloutBatch
+from ..specs import ModelSpec
+from ..validation import as_actions, as_frame, as_frames, as_guidance, as_num_steps, as_seed, as_seeds
+from .wire import MEDIA_NPY, REQUEST_ID
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class RemoteEngineError(RuntimeError):
+    """The server refused or failed a request (``status``, ``code`` and its message)."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class RemoteInputError(RemoteEngineError, ValueError):
+    """The server found the input invalid (a 4xx other than auth): also a ``ValueError``."""
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _png(frame: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _from_npy(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+@dataclass
+class RemoteState:
+    """Where B remote rollouts stand between chunks (the ``EngineState`` of a RemoteEngine).
+
+    Attributes:
+        rows: the server's id of each row. last_frames: (B, H, W, 3) uint8.
+        seeds, chunk_index (B,) int64, num_steps, guidance: as in ``EngineState``.
+        start_frames (B, H, W, 3) and history (per row, (chunk_index * chunk_size, A)): what
+            rebuilds a row the server lost.
+    """
+
+    rows: list[str]
+    last_frames: np.ndarray
+    seeds: list[int]
+    chunk_index: np.ndarray
+    num_steps: int
+    guidance: float
+    start_frames: np.ndarray
+    history: list[np.ndarray]
+    engine: RemoteEngine | None = field(default=None, repr=False, compare=False)
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.engine is not None:
+            self.engine._hold(self.rows)
+            weakref.finalize(self, self.engine._drop, list(self.rows))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def select(self, rows) -> RemoteState:
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        return RemoteState(
+            [self.rows[i] for i in rows],
+            self.last_frames[rows],
+            [self.seeds[i] for i in rows],
+            self.chunk_index[rows].copy(),
+            self.num_steps,
+            self.guidance,
+            self.start_frames[rows],
+            [self.history[i] for i in rows],
+            self.engine,
+        )
+
+    def update(self, rows, sub: RemoteState) -> RemoteState:
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        ids, seeds, hist = list(self.rows), list(self.seeds), list(self.history)
+        last, idx, starts = self.last_frames.copy(), self.chunk_index.copy(), self.start_frames.copy()
+        for j, r in enumerate(rows):
+            ids[r], seeds[r], hist[r] = sub.rows[j], sub.seeds[j], sub.history[j]
+            last[r], idx[r], starts[r] = sub.last_frames[j], sub.chunk_index[j], sub.start_frames[j]
+        return RemoteState(ids, last, seeds, idx, self.num_steps, self.guidance, starts, hist, self.engine)
+
+
+class RemoteEngine:
+    """A world model served by ``dreamgym serve`` at ``url``, with the Engine surface.
+
+    Args:
+        url: the server's base URL, e.g. ``"http://127.0.0.1:8000"``.
+        api_key: bearer token when the server was started with ``--api-key-env``.
+        timeout_s: per-request timeout. retries: attempts after the first on network errors,
+            429 and 502/503/504 (each waits ``backoff_s * 2**attempt``, jittered, capped at
+            ``max_backoff_s``, or the server's ``Retry-After``).
+
+    Attributes: ``spec`` (the served :class:`ModelSpec`), ``example_frames``,
+    ``deterministic`` (the server engine's mode), ``url``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 300.0,
+        retries: int = 8,
+        backoff_s: float = 0.25,
+        max_backoff_s: float = 8.0,
+    ) -> None:
+        import httpx
+
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {url!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+        self.url = url.rstrip("/")
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        headers = {"User-Agent": "dreamgym-remote-engine"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout_s))
+        self._lock = threading.Lock()
+        self._refs: dict[str, int] = {}
+        self._released: list[str] = []
+        info = self._call("GET", "/v1/engine").json()
+        self.spec = ModelSpec.from_dict(info["spec"])
+        self.deterministic = bool(info.get("deterministic"))
+        self.device = info.get("device", "")
+        self._has_examples = bool(info.get("example_frames"))
+        self._examples: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return f"RemoteEngine({self.url!r}, spec={self.spec.name!r})"
+
+    @property
+    def example_frames(self) -> np.ndarray | None:
+        """(N, H, W, 3) uint8 example start frames shipped with the served model, or None."""
+        if self._has_examples and self._examples is None:
+            self._examples = _from_npy(self._call("GET", "/v1/engine/example_frames").content)
+        return self._examples
+
+    # --- transport ----------------------------------------------------------------------------
+    def _call(self, method: str, path: str, *, files=None, data=None, json_body=None, idempotent: bool = True):
+        """One request with retries; returns the httpx response or raises RemoteEngineError."""
+        import httpx
+
+        headers = {"Accept": MEDIA_NPY}
+        if idempotent and method == "POST":
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+        last = None
+        for attempt in range(self.retries + 1):
+            retry_after = None
+            try:
+                resp = self._http.request(method, path, files=files, data=data, json=json_body, headers=headers)
+            except httpx.TransportError as e:
+                last = RemoteEngineError(f"{method} {self.url}{path}: {type(e).__name__}: {e}")
+            else:
+                if resp.status_code < 400:
+                    return resp
+                err = self._error(resp)
+                if resp.status_code not in RETRY_STATUSES:
+                    raise err
+                last = err
+                try:
+                    retry_after = float(resp.headers.get("retry-after", ""))
+                except ValueError:
+                    retry_after = None
+            if attempt < self.retries:
+                delay = min(self.max_backoff_s, self.backoff_s * 2**attempt) * random.uniform(0.5, 1.5)
+                time.sleep(min(self.max_backoff_s, retry_after) if retry_after is not None else delay)
+        raise last
+
+    def _error(self, resp) -> RemoteEngineError:
+        try:
+            body = resp.json()
+            err = body.get("error", {}) if isinstance(body, dict) else {}
+            message, code = str(body.get("detail", resp.text)), err.get("code")
+        except ValueError:
+            message, code = resp.text[:500], None
+        rid = resp.headers.get(REQUEST_ID, "")
+        text = f"{self.url} answered {resp.status_code}: {message} (request {rid})"
+        if 400 <= resp.status_code < 500 and resp.status_code not in (401, 403, 404, 409, 429):
+            return RemoteInputError(text, resp.status_code, code)
+        return RemoteEngineError(text, resp.status_code, code)
+
+    # --- rollouts -----------------------------------------------------------------------------
+    def predict(self, start_frame, actions, seed: int = 0, num_steps: int | None = None, guidance: float | None = None):
+        """Like :meth:`Engine.predict`; runs on the server. Returns a :class:`Rollout`."""
+        frame = as_frame(start_frame, self.spec)
+        acts = as_actions(actions, self.spec)
+        return self._predict(frame, acts[None], [as_seed(seed)], num_steps, guidance)[0]
+
+    def predict_batch(self, start_frame, actions, seed=0, num_steps: int | None = None, guidance: float | None = None):
+        """Like :meth:`Engine.predict_batch`: K sequences (K, T, A) from one start frame, in one
+        server request. Returns a :class:`RolloutBatch`."""
+        frame = as_frame(start_frame, self.spec)
+        acts = as_actions(actions, self.spec, batched=True)
+        return self._predict(frame, acts, as_seeds(seed, acts.shape[0]), num_steps, guidance)
+
+    def _predict(self, frame, acts, seeds, num_steps, guidance) -> RolloutBatch:
+        ns = as_num_steps(num_steps, self.spec)
+        g = as_guidance(guidance, self.spec)
+        t0 = time.perf_counter()
+        files = [
+            ("frame", ("frame.png", _png(frame), "image/png")),
+            ("actions", ("actions.npy", _npy(acts), MEDIA_NPY)),
+        ]
+        data = {"seeds": json.dumps(seeds), "num_steps": str(ns), "guidance": repr(g)}
+        resp = self._call("POST", "/v1/predict/batch", files=files, data=data)
+        videos = _from_npy(resp.content)
+        expect = (acts.shape[0], acts.shape[1] + 1, *self.spec.resolution, 3)
+        if videos.shape != expect or videos.dtype != np.uint8:
+            raise RemoteEngineError(
+                f"the server sent frames of shape {videos.shape} {videos.dtype}, expected {expect} uint8"
+            )
+        rid = resp.headers.get(REQUEST_ID, "")
+        wall = float(resp.headers.get("X-DreamEngine-Engine-Wall-Ms", "0")) / 1000.0
+        return RolloutBatch(
+            np.ascontiguousarray(videos[:, 1:]),
+            frame,
+            acts,
+            seeds,
+            spec_name=self.spec.name,
+            num_steps=ns,
+            guidance=g,
+            fps=self.spec.fps,
+            wall_s=wall,
+            timings={"engine": wall, "total": time.perf_counter() - t0},
+            request_ids=[rid] * acts.shape[0],
+        )
+
+    # --- chunk by chunk -----------------------------------------------------------------------
+    def start(self, start_frames, seeds=0, num_steps: int | None = None, guidance: float | None = None) -> RemoteState:
+        """Like :meth:`Engine.start`: open B rows on the server. Returns a :class:`RemoteState`."""
+        frames = as_frames(start_frames, self.spec)
+        seeds = as_seeds(seeds, frames.shape[0], name="seeds")
+        ns = as_num_steps(num_steps, self.spec)
+        g = as_guidance(guidance, self.spec)
+        empty = [np.zeros((0, self.spec.action_dim), np.float32) for _ in seeds]
+        ids = self._open(frames, seeds, ns, g, None)
+        zeros = np.zeros(len(seeds), dtype=np.int64)
+        return RemoteState(ids, frames.copy(), seeds, zeros, ns, g, frames.copy(), empty, self)
+
+    def _open(self, frames, seeds, ns, g, history) -> list[str]:
+        files = [("frames", ("frames.npy", _npy(frames), MEDIA_NPY))]
+        if history is not None:
+            files.append(("history", ("history.npy", _npy(history), MEDIA_NPY)))
+        data = {"seeds": json.dumps(seeds), "num_steps": str(ns), "guidance": repr(g)}
+        self._flush_released()
+        return self._call("POST", "/v1/engine/start", files=files, data=data).json()["rows"]
+
+    def step(self, state: RemoteState, action_chunks):
+        """Like :meth:`Engine.step`: advance every row by one chunk on the server. Returns
+        frames (B, chunk_size, H, W, 3) uint8 and the new state (``state`` is not modified)."""
+        if not isinstance(state, RemoteState) or state.engine is not self:
+            raise TypeError(f"state must be a RemoteState from this RemoteEngine's start, got {type(state).__name__}")
+        acts = as_actions(action_chunks, self.spec, batched=True, name="action_chunks")
+        cs = self.spec.chunk_size
+        if acts.shape != (len(state), cs, self.spec.action_dim):
+            raise ValueError(
+                f"action_chunks must have shape (B, chunk_size, action_dim) = ({len(state)}, {cs}, "
+                f"{self.spec.action_dim}), got {acts.shape}"
+            )
+        self._flush_released()
+        rows = list(state.rows)
+        for _attempt in range(3):
+            data = {"rows": json.dumps(rows), "chunk_index": json.dumps([int(i) for i in state.chunk_index])}
+            files = [("actions", ("actions.npy", _npy(acts), MEDIA_NPY))]
+            try:
+                resp = self._call("POST", "/v1/engine/step", files=files, data=data)
+                break
+            except RemoteEngineError as e:
+                if e.code != "session_not_found":
+                    raise
+                rows = self._rebuild(state, rows)
+        else:
+            raise RemoteEngineError("the server kept losing this state's rows; giving up after 3 rebuilds")
+        frames = _from_npy(resp.content)
+        if frames.shape != (len(rows), cs, *self.spec.resolution, 3):
+            raise RemoteEngineError(f"the server sent frames of shape {frames.shape}")
+        history = [np.concatenate([h, a]) for h, a in zip(state.history, acts, strict=True)]
+        wall = float(resp.headers.get("X-DreamEngine-Engine-Wall-Ms", "0")) / 1000.0
+        new = RemoteState(
+            rows,
+            frames[:, -1].copy(),
+            list(state.seeds),
+            state.chunk_index + 1,
+            state.num_steps,
+            state.guidance,
+            state.start_frames,
+            history,
+            self,
+            {"timings": {"engine": wall}},
+        )
+        return frames, new
+
+    def _rebuild(self, state: RemoteState, rows: list[str]) -> list[str]:
+        """Re-open the rows of ``state`` on the server, replaying each row's actions so far
+        (grouped by history length); returns the new ids."""
+        rows = list(rows)
+        by_len: dict[int, list[int]] = {}
+        for i, h in enumerate(state.history):
+            by_len.setdefault(len(h), []).append(i)
+        for length, idx in by_len.items():
+            hist = np.stack([state.history[i] for i in idx]) if length else None
+            new = self._open(
+                state.start_frames[idx], [state.seeds[i] for i in idx], state.num_steps, state.guidance, hist
+            )
+            for i, rid in zip(idx, new, strict=True):
+                rows[i] = rid
+        return rows
+
+    # --- row bookkeeping: rows no live state refers to are released on the next call -----------
+    def _hold(self, rows) -> None:
+        with self._lock:
+            for r in rows:
+                self._refs[r] = self._refs.get(r, 0) + 1
+
+    def _drop(self, rows) -> None:
+        with self._lock:
+            for r in rows:
+                n = self._refs.get(r, 0) - 1
+                if n <= 0:
+                    self._refs.pop(r, None)
+                    self._released.append(r)
+                else:
+                    self._refs[r] = n
+
+    def _flush_released(self) -> None:
+        with self._lock:
+            ids, self._released = self._released, []
+        if ids:
+            try:
+                self._call("POST", "/v1/engine/release", json_body={"rows": ids}, idempotent=False)
+            except RemoteEngineError:
+                pass  # the server drops idle rows after its TTL anyway
+
+    def close(self) -> None:
+        """Release the rows no state refers to and close the HTTP connection pool."""
+        self._flush_released()
+        self._http.close()
+
+    def __enter__(self) -> RemoteEngine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = ["RemoteEngine", "RemoteEngineError", "RemoteInputError", "RemoteState"]
