@@ -37,6 +37,10 @@ def make_scheduler(num_steps: int, shift: float, sigma_max: float = 0.999) -> Un
         final_sigmas_type="zero",
     )
     sched.set_timesteps(sigmas=np.linspace(sigma_max, 0.0, num_steps + 1)[:-1])
+    # From about 250 steps on, the first two integer timesteps coincide and UniPC, left to find
+    # its start by timestep, starts at index 1 and fails an assertion on the last step. The
+    # loop always starts at step 0: below that count this changes nothing.
+    sched.set_begin_index(0)
     return sched
 
 

@@ -48,3 +48,17 @@ def test_noise_rows_depend_only_on_their_seed_and_chunk():
     assert torch.equal(a[1], b[0])
     assert not torch.equal(a[0], a[2])
     assert chunk_seed(1, 0) != chunk_seed(0, 1)
+
+
+def test_long_schedules_whose_first_timesteps_coincide_still_run(tiny):
+    """At 300 steps int(1000 * sigma) repeats for the first two steps; UniPC once started at
+    the second and failed ``assert self.this_order > 0`` on the last step."""
+    import numpy as np
+
+    from engine.sampling import make_scheduler
+
+    ts = make_scheduler(300, tiny.spec.shift).timesteps
+    assert ts[0] == ts[1]
+    frame = np.zeros((*tiny.spec.resolution, 3), np.uint8)
+    acts = np.zeros((tiny.spec.chunk_size, tiny.spec.action_dim), np.float32)
+    assert tiny.predict(frame, acts, num_steps=300).frames.shape[0] == tiny.spec.chunk_size
