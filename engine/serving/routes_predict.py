@@ -95,7 +95,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
 
     @app.post("/v1/predict/batch")
     async def predict_batch(request: Request):
-        form = await read_form(request, max_files=config.max_candidates + 1)
+        form = await read_form(request, max_files=config.max_candidates + 2)  # one over the limit gets the clear 422
         frame_b = await file_part(form, "frame")
         acts = await file_parts(form, "actions")
         fields = fields_of(form, "seed", "seeds", "num_steps", "guidance")

@@ -7,6 +7,7 @@ the jobs it holds are done.
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 
@@ -62,6 +63,10 @@ def serve(
         access_log=False,
     )
     server = _Server(cfg)
+    # uvicorn handles SIGTERM/SIGINT during the run, then re-raises the signal to the handlers
+    # it found; with these, a drained server then exits with status 0 instead of dying of it
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     try:
         server.run(sockets=[sock])
     finally:

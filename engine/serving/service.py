@@ -35,7 +35,8 @@ async def read_form(request: Request, max_files: int):
     except WireError:
         raise
     except Exception as e:  # noqa: BLE001 - the multipart parser raises several kinds
-        raise WireError(400, "malformed_multipart", f"the multipart body could not be parsed: {e}") from None
+        detail = getattr(e, "detail", None) or e
+        raise WireError(400, "malformed_multipart", f"the multipart body could not be parsed: {detail}") from None
 
 
 async def file_part(form, name: str, *, required: bool = True) -> bytes | None:

@@ -137,6 +137,9 @@ class SessionStore:
 
     def get(self, sid: str) -> SessionRow:
         row = self._rows.get(sid)
+        if row is not None and not row.busy and time.monotonic() - row.last_used > self.ttl_s:
+            del self._rows[sid]
+            row = None
         if row is None:
             raise WireError(
                 404,
