@@ -225,6 +225,20 @@ class Engine:
         frames = self.example_frames
         return checkpoints.save_checkpoint(path, self.spec, self.vae, self.dit, meta, example_frames=frames)
 
+    def weights_sha256(self) -> str:
+        """sha256 over the model's parameters and buffers (names in sorted order, then each
+        tensor's bytes): what a bulk receipt records to tie a rollout to its weights."""
+        if getattr(self, "_weights_sha256", None) is None:
+            h = hashlib.sha256()
+            for prefix, module in (("vae.", self.vae), ("dit.", self.dit)):
+                state = module.state_dict()
+                for name in sorted(state):
+                    t = state[name].detach().to("cpu").contiguous()
+                    h.update((prefix + name + str(tuple(t.shape)) + str(t.dtype)).encode())
+                    h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            self._weights_sha256 = h.hexdigest()
+        return self._weights_sha256
+
     @property
     def latents(self):
         """The :class:`~engine.tokenizer.LatentNormalizer` (VAE latent mean and 1/std)."""

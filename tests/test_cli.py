@@ -124,3 +124,26 @@ def test_info_lists_specs_devices_and_versions(capsys):
     assert {"push-64", "tiny-random", "dreamdojo-2b-gr1"} <= set(data["specs"])
     assert data["devices"]["cpu_count"] >= 1 and data["versions"]["torch"]
     assert main(["info"]) == 0 and "push-64" in capsys.readouterr().out
+
+
+def test_serve_help_says_what_it_does_with_an_example(capsys):
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    out = capsys.readouterr().out
+    assert "Dream Engine SDK" in out and "--api-key-env" in out and "examples:" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--api-key-env", "DREAMGYM_SURELY_UNSET_VAR"], "DREAMGYM_SURELY_UNSET_VAR is unset"),
+        (["--port", "70000"], "--port must be in"),
+        (["--max-candidates", "0"], "max_candidates must be a positive int"),
+        (["--batch-wait-ms", "-1"], "batch_wait_ms must be in"),
+        (["--model", "no-such-model"], "--model:"),
+    ],
+)
+def test_serve_bad_arguments_exit_2_before_loading_or_listening(args, message, capsys):
+    assert main(["serve", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dreamgym serve: error:") and message in err, err

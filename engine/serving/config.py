@@ -37,7 +37,7 @@ class ServerConfig:
     request_timeout_s: float = 300.0
     max_queue: int = 256
     max_batch_rows: int = 32
-    batch_wait_ms: float = 5.0
+    batch_wait_ms: float = 30.0
     batching: bool = True
     max_sessions: int = 1024
     session_ttl_s: float = 600.0

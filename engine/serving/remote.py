@@ -160,11 +160,17 @@ class RemoteEngine:
         self.spec = ModelSpec.from_dict(info["spec"])
         self.deterministic = bool(info.get("deterministic"))
         self.device = info.get("device", "")
+        self.threads = info.get("threads")
+        self._weights_sha256 = info.get("weights_sha256")
         self._has_examples = bool(info.get("example_frames"))
         self._examples: np.ndarray | None = None
 
     def __repr__(self) -> str:
         return f"RemoteEngine({self.url!r}, spec={self.spec.name!r})"
+
+    def weights_sha256(self) -> str | None:
+        """sha256 of the served model's weights (as ``Engine.weights_sha256``)."""
+        return self._weights_sha256
 
     @property
     def example_frames(self) -> np.ndarray | None:

@@ -24,6 +24,8 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         return {
             "spec": svc.spec.to_dict(),
             "deterministic": engine.deterministic,
+            "threads": engine.threads,
+            "weights_sha256": engine.weights_sha256(),
             "device": str(engine.device),
             "example_frames": 0 if engine.example_frames is None else int(len(engine.example_frames)),
             "limits": {

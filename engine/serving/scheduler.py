@@ -4,7 +4,8 @@ Every request becomes a :class:`Job` of R rows. A row is one rollout: either a n
 start frame and a seed) or a live session row (an :class:`~engine.EngineState` of one row),
 plus the action chunks it still has to run. One scheduler thread owns the engine and loops:
 
-1. admit waiting jobs (when idle it waits for the first, then ``wait_ms`` more for company),
+1. admit waiting jobs (when idle it waits for the first; if its latest step served several
+   requests, it then waits ``wait_ms`` more for company),
 2. start the new rows (their start-frame latents come through the engine's cache),
 3. advance every active row by one chunk, rows that share ``(num_steps, guidance)`` in one
    ``Engine.step`` call of at most ``max_rows`` rows,
@@ -121,14 +122,15 @@ class Scheduler:
         engine: the engine it owns (nothing else should call it while the scheduler runs,
             though the engine would stay correct if something did).
         max_rows: most rows in one engine step (larger jobs run over several steps).
-        wait_ms: how long an idle scheduler waits, after the first job arrives, for more.
+        wait_ms: how long an idle scheduler whose latest step served several requests waits,
+            after the first new job arrives, for more (a lone client never waits).
         max_queue: most jobs waiting for admission; :meth:`submit` raises :class:`QueueFull`
             beyond it.
         batching: False runs one job at a time, start to end (no dynamic batching).
     """
 
     def __init__(
-        self, engine: Engine, *, max_rows: int = 32, wait_ms: float = 5.0, max_queue: int = 256, batching: bool = True
+        self, engine: Engine, *, max_rows: int = 32, wait_ms: float = 30.0, max_queue: int = 256, batching: bool = True
     ) -> None:
         self.engine = engine
         self.max_rows = max_rows
@@ -141,6 +143,7 @@ class Scheduler:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="dreamgym-scheduler", daemon=True)
         self._step_s = 0.5  # running estimate of one engine step, for Retry-After
+        self._last_jobs = 0  # requests in the latest engine step
         self.steps = 0
         self.on_step = None  # optional callback(rows, jobs, seconds), e.g. metrics
         self._thread.start()
@@ -183,7 +186,9 @@ class Scheduler:
                 self._cv.wait()
             if not self._queue:
                 return []
-            if not self._active and self.batching:  # idle: give concurrent clients a moment
+            if not self._active and self.batching and self._last_jobs > 1:
+                # idle after serving several clients at once: they come back spread over tens of
+                # milliseconds, so wait a moment for company (a lone client never waits)
                 deadline = time.monotonic() + self.wait_s
                 while len(self._queue) < self.max_rows and not self._closed:
                     left = deadline - time.monotonic()
@@ -278,6 +283,7 @@ class Scheduler:
                 job.batch_rows = max(job.batch_rows, len(rows))
                 job.batch_jobs = max(job.batch_jobs, len(jobs))
         dt = time.perf_counter() - t0
+        self._last_jobs = len(jobs)
         self._step_s = 0.8 * self._step_s + 0.2 * dt
         self.steps += 1
         if self.on_step is not None:
