@@ -204,12 +204,14 @@ def _cores() -> int:
 def table(res: dict) -> str:
     on = {r["clients"]: r for r in res["throughput"]["batching"]}
     off = {r["clients"]: r for r in res["throughput"]["no_batching"]}
+    speedup = {str(k): v for k, v in res["speedup_from_batching"].items()}  # JSON keys are strings
     lines = [
         "## Serving (`dreamgym serve`, CPU)",
         "",
         f"`benchmarks/serve_bench.py`, one run on {res['machine']['cores']} cores: push-64, every request K = 1 "
         f"with {res['frames_per_request']} frames, clients back to back through `RemoteEngine` (lossless frames). "
-        '"off" is the same server with `--no-batching` (one request per engine step).',
+        '"off" is a second server with `--no-batching` (one request per engine step), up at the same time; the '
+        "levels alternated between the two.",
         "",
         "| clients | batching: req/s | p50 ms | p99 ms | off: req/s | p50 ms | p99 ms | speed-up |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -218,7 +220,7 @@ def table(res: dict) -> str:
         a, b = on[c], off[c]
         lines.append(
             f"| {c} | {a['throughput_rps']:.2f} | {a['p50_ms']:.0f} | {a['p99_ms']:.0f} | {b['throughput_rps']:.2f} | "
-            f"{b['p50_ms']:.0f} | {b['p99_ms']:.0f} | {res['speedup_from_batching'][c]:.2f}x |"
+            f"{b['p50_ms']:.0f} | {b['p99_ms']:.0f} | {speedup[str(c)]:.2f}x |"
         )
     h = res["http_overhead"]
     ld = res["load"]

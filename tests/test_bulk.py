@@ -279,7 +279,6 @@ def test_predict_many_through_a_server_equals_the_local_run(push_server, push, e
         assert a == (tmp_path / "remote" / "videos" / f"{r.row_id}.mp4").read_bytes()
 
 
-@pytest.mark.slow
 def test_the_ray_backend_writes_what_the_local_backend_writes(episodes, push, tmp_path):
     pytest.importorskip("ray")
     src = EpisodeDirSource(episodes)

@@ -38,3 +38,15 @@ def test_sim_to_real_eval_runs_one_policy_in_both_worlds(capsys):
     assert "dream env" in out and "toy world" in out
     assert rates["real"] == 1.0  # the go-to policy solves these reach episodes in the exact world
     assert rates["dream"] >= 0.5  # and, on the embedded model, at least one of the two (measured: 20 of 20)
+
+
+def test_augment_estimates_runs_checks_and_verifies_then_resumes(tmp_path, capsys):
+    argv = ["--out", str(tmp_path), "--episodes", "2", "--k", "2"]
+    load("augment").main(argv)
+    out = capsys.readouterr().out
+    assert "estimate: 6 rows x 17 frames" in out and "$0.05 ($0.0005 per frame" in out
+    assert "6 rollouts, 0 failed, 0 already done" in out
+    assert "PSNR of the 4 variants against their parents" in out
+    assert "verify: 5 re-run, 5 identical, 0 mismatched" in out
+    load("augment").main(argv)
+    assert "0 rollouts, 0 failed, 6 already done" in capsys.readouterr().out

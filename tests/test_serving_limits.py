@@ -5,7 +5,6 @@ server keeps serving. The servers here run ``tiny-random`` (fast to start); a ch
 ``num_steps=1000`` takes about 2.5 s on it, which makes requests slow on purpose."""
 
 import io
-import json
 import socket
 import threading
 import time

@@ -39,7 +39,10 @@ def test_predict_and_predict_batch_equal_the_local_engine_bit_for_bit(remote, pu
     np.testing.assert_array_equal(r.frames, l.frames)
     assert r.mp4_bytes() == l.mp4_bytes() and (r.seed, r.num_steps, r.guidance) == (l.seed, l.num_steps, l.guidance)
     cands = np.stack([plan(push.spec, s) for s in range(5)])
-    rb, lb = remote.predict_batch(frame, cands, seed=[1, 2, 3, 4, 5]), push.predict_batch(frame, cands, seed=[1, 2, 3, 4, 5])
+    rb, lb = (
+        remote.predict_batch(frame, cands, seed=[1, 2, 3, 4, 5]),
+        push.predict_batch(frame, cands, seed=[1, 2, 3, 4, 5]),
+    )
     np.testing.assert_array_equal(rb.frames, lb.frames)
     assert rb.seeds == lb.seeds and len(set(rb.request_ids)) == 1
 
@@ -111,7 +114,9 @@ def test_sixteen_clients_at_once_all_get_their_own_correct_result(push_server, p
     expected = push.predict_batch(frames[0], plan(push.spec, 100, chunks=1)[None], seed=0)  # client 0 alone
     np.testing.assert_array_equal(results[0].frames, expected.frames[0])
     for i, r in results.items():
-        np.testing.assert_array_equal(r.frames, push.predict(frames[i % len(frames)], plan(push.spec, 100 + i, chunks=1), seed=i).frames)
+        np.testing.assert_array_equal(
+            r.frames, push.predict(frames[i % len(frames)], plan(push.spec, 100 + i, chunks=1), seed=i).frames
+        )
 
 
 def test_concurrent_requests_share_engine_steps(push_server, push):

@@ -2,7 +2,7 @@
 
 The rows (their encoded bytes) become a Ray Dataset; ``map_batches`` runs them through a
 pool of ``actors`` actors, each loading one Engine (``num_gpus`` each on a GPU cluster) and
-rolling its batch out with ``predict_batch`` per start frame; the driver streams the
+rolling its rows out one by one; the driver streams the
 results back and writes them to the sink, so the output (mp4s, receipts, parquet) is the
 same as a local run's. Rows are validated on the driver first, so bad rows are recorded
 exactly as locally. Unlike the local backend, the inputs of the run are held by Ray at once
@@ -82,25 +82,35 @@ def predict_many_ray(
     writer = _Writer(local, sink, num_steps, guidance, drift_threshold_db)
     writer.device = f"ray: {actors} actors" + (f" x {num_gpus} GPU" if num_gpus else " on CPU")
     if rows:
-        if not ray.is_initialized():
+        if not progress:
+            import logging
+
+            logging.getLogger("ray.data").setLevel(logging.WARNING)
+            ray.data.DataContext.get_current().enable_progress_bars = False
+        started = not ray.is_initialized()  # connects to RAY_ADDRESS if set, else starts a local cluster
+        if started:
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-        items = [
-            {"row_id": r.row_id, "frame": r.frame.tobytes(), "actions": r.actions.tobytes(), "seed": r.seed}
-            for r in rows.values()
-        ]
-        ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), actors * 4)))
-        out = ds.map_batches(
-            _EngineActor,
-            fn_constructor_args=(model, num_steps, guidance),
-            batch_size=4,
-            concurrency=actors,
-            num_gpus=num_gpus or None,
-        )
-        h, w = spec.resolution
-        for item in out.iter_rows():
-            row = rows[item["row_id"]]
-            frames = np.frombuffer(item["frames"], np.uint8).reshape(-1, h, w, 3)
-            writer.write(row, frames, float(item["wall_s"]), float(item["wall_s"]))
+        try:
+            items = [
+                {"row_id": r.row_id, "frame": r.frame.tobytes(), "actions": r.actions.tobytes(), "seed": r.seed}
+                for r in rows.values()
+            ]
+            ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), actors * 4)))
+            out = ds.map_batches(
+                _EngineActor,
+                fn_constructor_args=(model, num_steps, guidance),
+                batch_size=4,
+                concurrency=actors,
+                num_gpus=num_gpus or None,
+            )
+            h, w = spec.resolution
+            for item in out.iter_rows():
+                row = rows[item["row_id"]]
+                frames = np.frombuffer(item["frames"], np.uint8).reshape(-1, h, w, 3)
+                writer.write(row, frames, float(item["wall_s"]), float(item["wall_s"]))
+        finally:
+            if started:
+                ray.shutdown()
     writer.flush_pending()
     uri = sink.finalize()
     return BulkResult(
