@@ -318,7 +318,8 @@ def cmd_predict_many(args, lerobot_out: bool = False) -> int:
     sink = RolloutSink.lerobot(out, task=args.task) if (lerobot_out or args.lerobot) else RolloutSink.dir(out)
     try:
         result = predict_many(
-            model, src, sink, concurrency=args.concurrency, on_error=args.on_error, progress=not args.no_progress,
+            args.model if args.backend == "ray" else model,  # each Ray actor loads its own
+            src, sink, concurrency=args.concurrency, on_error=args.on_error, progress=not args.no_progress,
             num_steps=args.num_steps, guidance=args.guidance, seed=args.seed, resume=not args.no_resume,
             backend=args.backend, drift_threshold_db=args.drift_threshold,
         )  # fmt: skip

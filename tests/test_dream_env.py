@@ -153,7 +153,7 @@ def test_engine_argument_takes_a_spec_name_a_checkpoint_path_or_an_engine(starts
         env.reset(seed=5)
         outs.append(env.step(chunk(env))[0])
     assert all(np.array_equal(outs[0], o) for o in outs[1:])  # same weights, same seed, same frame
-    with pytest.raises(TypeError, match="spec name, a checkpoint path or an Engine"):
+    with pytest.raises(TypeError, match="spec name, a checkpoint path, a server URL, an Engine or a RemoteEngine"):
         gym.make("dreamgym/Dream-v0", engine=3, start_frames=starts)
 
 
