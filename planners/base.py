@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +59,51 @@ class PlanResult:
     model_calls: int = 0
     rollouts: int = 0
     wall_s: float = 0.0
+
+
+def int_param(name: str, value, *, low: int = 1, high: int | None = None) -> int:
+    """An integer argument (Python or numpy integer) in [low, high], or a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an int >= {low}, got {type(value).__name__} {value!r}")
+    v = int(value)
+    if v < low or (high is not None and v > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be an int {bound}, got {v}")
+    return v
+
+
+def real_param(
+    name: str, value, *, low: float | None = None, high: float | None = None, open_low=False, open_high=False
+):
+    """A finite real argument within the given bounds, or a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    v = float(value)
+    if low is not None and (v < low or (open_low and v == low)):
+        raise ValueError(f"{name} must be {'>' if open_low else '>='} {low}, got {v}")
+    if high is not None and (v > high or (open_high and v == high)):
+        raise ValueError(f"{name} must be {'<' if open_high else '<='} {high}, got {v}")
+    return v
+
+
+def check_scorer_fits(scorer, spec, horizon: int) -> None:
+    """Before any rollout: a scorer's goal image must have the model's resolution and its
+    explicit time weights one entry per planned frame (checked for scorers that expose
+    ``goal`` (3, H, W) and ``weighting``, as :class:`~planners.scorers.GoalDistance` does)."""
+    goal = getattr(scorer, "goal", None)
+    if isinstance(goal, torch.Tensor) and goal.ndim == 3 and tuple(goal.shape[-2:]) != tuple(spec.resolution):
+        raise ValueError(
+            f"the scorer's goal image is {tuple(goal.shape[-2:])} (H, W); the model {spec.name!r} predicts "
+            f"{tuple(spec.resolution)} frames"
+        )
+    weighting = getattr(scorer, "weighting", None)
+    if weighting is not None and not isinstance(weighting, str) and len(np.asarray(weighting)) != horizon:
+        raise ValueError(
+            f"the scorer's time weights have {len(np.asarray(weighting))} entries; "
+            f"the plan has horizon = {horizon} frames"
+        )
+    for _, inner in getattr(scorer, "pairs", []):
+        check_scorer_fits(inner, spec, horizon)
 
 
 def to_scores(values, k: int) -> torch.Tensor:
@@ -127,13 +174,15 @@ class TrajectoryOptimizer:
         if not callable(scorer):
             raise TypeError(f"scorer must be callable as scorer(frames, actions) -> (K,) scores, got {scorer!r}")
         spec = model.spec
-        if not isinstance(horizon, int) or horizon <= 0 or horizon % spec.chunk_size:
-            raise ValueError(f"horizon must be a positive multiple of chunk_size = {spec.chunk_size}, got {horizon!r}")
-        for name, v in (("population", population), ("iterations", iterations)):
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        if max_batch is not None and (not isinstance(max_batch, int) or max_batch < 1):
-            raise ValueError(f"max_batch must be a positive int or None, got {max_batch!r}")
+        horizon = int_param("horizon", horizon)
+        if horizon % spec.chunk_size:
+            raise ValueError(f"horizon must be a positive multiple of chunk_size = {spec.chunk_size}, got {horizon}")
+        population = int_param("population", population)
+        iterations = int_param("iterations", iterations)
+        seed, rollout_seed = int_param("seed", seed, low=0), int_param("rollout_seed", rollout_seed, low=0)
+        if max_batch is not None:
+            max_batch = int_param("max_batch", max_batch)
+        check_scorer_fits(scorer, spec, horizon)
         self.model, self.scorer = model, scorer
         self.horizon, self.population, self.iterations = horizon, population, iterations
         self.action_dim = spec.action_dim
@@ -169,6 +218,8 @@ class TrajectoryOptimizer:
             p = torch.as_tensor(np.asarray(init), dtype=torch.float32)
             if p.shape != (self.horizon, self.action_dim):
                 raise ValueError(f"init must have shape ({self.horizon}, {self.action_dim}), got {tuple(p.shape)}")
+            if not torch.isfinite(p).all():
+                raise ValueError(f"init must be finite; it holds {int((~torch.isfinite(p)).sum())} NaN or inf values")
             return self.clip(p)
         if self._warm is not None:
             return self._warm.clone()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import PlanResult, TrajectoryOptimizer
+from .base import PlanResult, TrajectoryOptimizer, int_param, real_param
 
 
 class CEM(TrajectoryOptimizer):
@@ -38,16 +38,12 @@ class CEM(TrajectoryOptimizer):
         **kw,
     ):
         super().__init__(model, scorer, **kw)
-        if not 1 <= elites <= self.population:
-            raise ValueError(f"elites must be in [1, population = {self.population}], got {elites}")
-        if not (init_std > 0 and min_std >= 0):
-            raise ValueError(
-                f"init_std must be > 0 and min_std >= 0 (units of the half action range), got {init_std}, {min_std}"
-            )
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        if not 0 <= keep_elites <= 1:
-            raise ValueError(f"keep_elites must be a fraction in [0, 1], got {keep_elites}")
+        elites = int_param("elites", elites, high=self.population)
+        init_std = real_param("init_std", init_std, low=0, open_low=True)  # units of the half action range
+        min_std = real_param("min_std", min_std, low=0)
+        momentum = real_param("momentum", momentum, low=0, high=1, open_high=True)
+        beta = real_param("beta", beta, low=0)
+        keep_elites = real_param("keep_elites", keep_elites, low=0, high=1)
         self.n_elites, self.init_std, self.min_std = elites, init_std, min_std
         self.momentum, self.beta, self.keep_elites, self.return_mean = momentum, beta, keep_elites, return_mean
         self._kept: torch.Tensor | None = None

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import torch
 
-from .base import PlanResult, TrajectoryOptimizer
+from .base import PlanResult, TrajectoryOptimizer, real_param
 
 
 def lattice_candidates(
@@ -43,7 +43,12 @@ class Lattice(TrajectoryOptimizer):
 
     def __init__(self, model, scorer, *, deltas=(0.5, 1.0), scales=(0.5, 1.5), shrink: float = 0.5, **kw):
         super().__init__(model, scorer, **kw)
-        self.deltas, self.scales, self.shrink = tuple(deltas), tuple(scales), shrink
+        deltas = tuple(real_param(f"deltas[{i}]", d, low=0, open_low=True) for i, d in enumerate(deltas))
+        scales = tuple(real_param(f"scales[{i}]", c, low=0) for i, c in enumerate(scales))
+        if not deltas:
+            raise ValueError("deltas must hold at least one step size")
+        shrink = real_param("shrink", shrink, low=0, high=1, open_low=True)
+        self.deltas, self.scales, self.shrink = deltas, scales, shrink
 
     def candidates(self, base: np.ndarray, deltas=None) -> np.ndarray:
         return lattice_candidates(base, deltas or self.deltas, self.scales, self.low, self.high)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import PlanResult, TrajectoryOptimizer
+from .base import PlanResult, TrajectoryOptimizer, real_param
 
 
 class RandomShooting(TrajectoryOptimizer):
@@ -20,8 +20,8 @@ class RandomShooting(TrajectoryOptimizer):
 
     def __init__(self, model, scorer, *, std: float = 0.5, beta: float = 0.0, uniform: bool = False, **kw):
         super().__init__(model, scorer, **kw)
-        if std < 0:
-            raise ValueError(f"std must be >= 0, got {std}")
+        std = real_param("std", std, low=0)
+        beta = real_param("beta", beta, low=0)
         self.std, self.beta, self.uniform = std, beta, uniform
 
     def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:

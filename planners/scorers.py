@@ -25,21 +25,42 @@ import torch.nn.functional as F
 from engine.metrics import blur, ssim
 
 
-def as_video_tensor(frames) -> torch.Tensor:
-    """(K, T, H, W, 3) uint8 (numpy or torch) -> (K, T, 3, H, W) float32 in [0, 1]."""
+def _unit_range(x: torch.Tensor, name: str) -> torch.Tensor:
+    """Pixels as float32 in [0, 1]: any integer dtype is read as 0..255 (checked), a float dtype
+    must already lie in [0, 1] (a float image in 0..255 is refused, not silently mis-scaled)."""
+    if x.dtype == torch.bool or x.is_complex():
+        raise TypeError(f"{name} must hold pixel values (uint8 0..255 or float 0..1), got dtype {x.dtype}")
+    if not x.is_floating_point():
+        lo, hi = (int(x.min()), int(x.max())) if x.numel() else (0, 0)
+        if lo < 0 or hi > 255:
+            raise ValueError(f"{name} is integer ({x.dtype}) so must lie in 0..255, got values in [{lo}, {hi}]")
+        return x.float() / 255.0
+    x = x.float()
+    if x.numel() and not torch.isfinite(x).all():
+        raise ValueError(f"{name} must be finite; found NaN or inf")
+    lo, hi = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
+    if lo < 0 or hi > 1:
+        raise ValueError(
+            f"{name} is float ({x.dtype}) so must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}]; "
+            "divide 0..255 images by 255 or pass uint8"
+        )
+    return x
+
+
+def as_video_tensor(frames, name: str = "frames") -> torch.Tensor:
+    """(K, T, H, W, 3) pixels (uint8 0..255 or float 0..1; numpy or torch) -> (K, T, 3, H, W)
+    float32 in [0, 1]."""
     x = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
     if x.ndim != 5 or x.shape[-1] != 3:
-        raise ValueError(f"frames must have shape (K, T, H, W, 3), got {tuple(x.shape)}")
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    return x.permute(0, 1, 4, 2, 3)
+        raise ValueError(f"{name} must have shape (K, T, H, W, 3), got {tuple(x.shape)}")
+    return _unit_range(x, name).permute(0, 1, 4, 2, 3)
 
 
 def _image_tensor(image, name: str = "goal_image") -> torch.Tensor:
     x = image if isinstance(image, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(image)))
     if x.ndim != 3 or x.shape[-1] != 3:
         raise ValueError(f"{name} must be an (H, W, 3) image, got shape {tuple(x.shape)}")
-    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    return x.permute(2, 0, 1)
+    return _unit_range(x, name).permute(2, 0, 1)
 
 
 def _nan_to_worst(s: torch.Tensor) -> torch.Tensor:
@@ -60,9 +81,12 @@ def time_weights(t: int, weighting: str | np.ndarray) -> torch.Tensor:
         else:
             raise ValueError(f"weighting must be 'last', 'uniform', 'linear' or an array, got {weighting!r}")
     else:
-        w = torch.as_tensor(np.asarray(weighting), dtype=torch.float32)
-        if w.shape != (t,) or (w < 0).any() or w.sum() <= 0:
-            raise ValueError(f"time weights must be {t} non-negative numbers with a positive sum")
+        w = torch.as_tensor(np.asarray(weighting, dtype=np.float64), dtype=torch.float32)
+        if w.shape != (t,) or not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(
+                f"time weights must be {t} finite non-negative numbers with a positive sum, "
+                f"got {np.asarray(weighting)!r}"
+            )
     return w / w.sum()
 
 
@@ -82,8 +106,12 @@ class GoalDistance:
             raise ValueError(f"metric must be 'l2', 'ssim' or 'l2+ssim', got {metric!r}")
         if isinstance(weighting, str) and weighting not in ("last", "uniform", "linear"):
             raise ValueError(f"weighting must be 'last', 'uniform', 'linear' or an array, got {weighting!r}")
-        if not blur_sigma >= 0:
-            raise ValueError(f"blur_sigma must be >= 0 pixels, got {blur_sigma!r}")
+        if not isinstance(weighting, str):
+            w = np.asarray(weighting, dtype=np.float64)
+            if w.ndim != 1 or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+                raise ValueError(f"weighting array must be finite non-negative numbers with a positive sum, got {w!r}")
+        if isinstance(blur_sigma, bool) or not isinstance(blur_sigma, int | float) or not 0 <= blur_sigma < 1e4:
+            raise ValueError(f"blur_sigma must be a finite number >= 0 (pixels), got {blur_sigma!r}")
         self.goal = _image_tensor(goal_image)
         self.metric, self.weighting, self.blur_sigma = metric, weighting, float(blur_sigma)
         self._goal_b = blur(self.goal[None], self.blur_sigma)
@@ -217,7 +245,16 @@ class Weighted:
         pairs = list(scorers) if weights is None else list(zip(weights, scorers, strict=True))
         if not pairs:
             raise ValueError("Weighted needs at least one scorer")
-        self.pairs = [(float(w), s) for w, s in pairs]
+        out = []
+        for i, (w, sc) in enumerate(pairs):
+            if isinstance(w, bool) or not isinstance(w, int | float | np.floating | np.integer) or not np.isfinite(w):
+                raise ValueError(f"Weighted weight {i} must be a finite number, got {w!r}")
+            if not callable(sc):
+                raise TypeError(f"Weighted scorer {i} must be callable as scorer(frames, actions), got {sc!r}")
+            out.append((float(w), sc))
+        if all(w == 0 for w, _ in out):
+            raise ValueError(f"Weighted needs at least one non-zero weight, got {[w for w, _ in out]}")
+        self.pairs = out
 
     def __call__(self, frames, actions=None) -> torch.Tensor:
         total = None

@@ -113,12 +113,17 @@ def test_horizon_must_be_a_multiple_of_the_chunk():
     [
         (lambda m, sc: CEM(object(), sc, horizon=H), TypeError, "model must be a RolloutModel"),
         (lambda m, sc: CEM(m, 3, horizon=H), TypeError, "scorer must be callable"),
-        (lambda m, sc: CEM(m, sc, horizon=H, population=0), ValueError, "population must be a positive int"),
-        (lambda m, sc: CEM(m, sc, horizon=H, population=4, elites=8), ValueError, "elites must be in"),
+        (lambda m, sc: CEM(m, sc, horizon=H, population=0), ValueError, "population must be an int >= 1, got 0"),
+        (lambda m, sc: CEM(m, sc, horizon=H, population=4, elites=8), ValueError, r"elites must be an int in \[1, 4\]"),
         (lambda m, sc: CEM(m, sc, horizon=H, init_std=-1.0), ValueError, "init_std must be > 0"),
-        (lambda m, sc: CEM(m, sc, horizon=H, momentum=1.0), ValueError, "momentum must be in"),
+        (lambda m, sc: CEM(m, sc, horizon=H, init_std=float("nan")), ValueError, "init_std must be a finite number"),
+        (lambda m, sc: CEM(m, sc, horizon=H, beta=float("nan")), ValueError, "beta must be a finite number, got nan"),
+        (lambda m, sc: CEM(m, sc, horizon=H, momentum=1.0), ValueError, "momentum must be < 1"),
         (lambda m, sc: RandomShooting(m, sc, horizon=H, std=-1.0), ValueError, "std must be >= 0"),
-        (lambda m, sc: CEM(m, sc, horizon=H, max_batch=0), ValueError, "max_batch must be a positive int"),
+        (lambda m, sc: RandomShooting(m, sc, horizon=H, std=float("nan")), ValueError, "std must be a finite number"),
+        (lambda m, sc: Lattice(m, sc, horizon=H, shrink=0), ValueError, "shrink must be > 0"),
+        (lambda m, sc: CEM(m, sc, horizon=H, max_batch=0), ValueError, "max_batch must be an int >= 1"),
+        (lambda m, sc: CEM(m, sc, horizon=H, population=2.5), ValueError, "population must be an int >= 1, got float"),
         (lambda m, sc: MPC(CEM(m, sc, horizon=H), execute_steps=0), ValueError, "execute_steps must be in"),
         (lambda m, sc: MPC(CEM(m, sc, horizon=H), execute_steps=H + 1), ValueError, "execute_steps must be in"),
         (lambda m, sc: MPC(CEM(m, sc, horizon=H), execute_steps=2.5), ValueError, "execute_steps must be in"),
@@ -127,6 +132,32 @@ def test_horizon_must_be_a_multiple_of_the_chunk():
 def test_bad_planner_arguments_are_named(make, exc, msg):
     with pytest.raises(exc, match=msg):
         make(ActionLog(), quadratic(TARGET_VARYING))
+
+
+def test_numpy_integers_are_accepted_for_sizes():
+    p = CEM(ActionLog(), quadratic(TARGET_VARYING), horizon=np.int64(H), population=np.int32(6), elites=np.int64(2))
+    assert (p.horizon, p.population, p.n_elites) == (H, 6, 2) and type(p.horizon) is int
+
+
+def test_nan_in_init_is_named():
+    p = CEM(ActionLog(), quadratic(TARGET_VARYING), horizon=H)
+    init = np.zeros((H, 2), np.float32)
+    init[1, 0] = np.nan
+    with pytest.raises(ValueError, match="init must be finite; it holds 1 NaN"):
+        p.plan(np.zeros((32, 32, 3), np.uint8), init=init)
+
+
+def test_a_goal_of_the_wrong_size_is_refused_when_the_planner_is_made():
+    from planners.scorers import GoalDistance, Weighted
+
+    model = ActionLog()
+    model.seen = None  # any rollout would fail: the check must come first
+    with pytest.raises(ValueError, match=r"goal image is \(16, 16\).*predicts \(32, 32\)"):
+        CEM(model, GoalDistance(np.zeros((16, 16, 3), np.uint8)), horizon=H)
+    with pytest.raises(ValueError, match="goal image is"):
+        CEM(model, Weighted([(1.0, GoalDistance(np.zeros((16, 16, 3), np.uint8)))]), horizon=H)
+    with pytest.raises(ValueError, match=f"time weights have 3 entries; the plan has horizon = {H}"):
+        CEM(model, GoalDistance(np.zeros((32, 32, 3), np.uint8), weighting=[1, 1, 1]), horizon=H)
 
 
 def test_nan_scores_are_never_chosen():

@@ -61,7 +61,7 @@ def test_goal_distance_rejects_unknown_options_when_built():
         GoalDistance(GOAL, metric="l1")
     with pytest.raises(ValueError, match="weighting must be"):
         GoalDistance(GOAL, weighting="exp")
-    with pytest.raises(ValueError, match="blur_sigma must be >= 0"):
+    with pytest.raises(ValueError, match="blur_sigma must be a finite number >= 0"):
         GoalDistance(GOAL, blur_sigma=-1)
 
 
@@ -141,3 +141,36 @@ def test_keypoint_scorer_prefers_the_block_nearer_its_goal():
     assert s[0] > s[1]
     r = KeypointScorer(goal, "reach")(np.stack([tw.render(np.array([[20.0, 21, 50, 50]])), near]))
     assert r[0] > r[1]
+
+
+def test_float_and_int16_images_are_rescaled_or_refused_not_mis_scored():
+    goal = np.full((8, 8, 3), 200, np.uint8)
+    frames = np.full((2, 1, 8, 8, 3), 100, np.uint8)
+    frames[1] = 200
+    ref = GoalDistance(goal)(frames)
+    np.testing.assert_allclose(GoalDistance(goal.astype(np.int16))(frames), ref)
+    np.testing.assert_allclose(GoalDistance(goal.astype(np.float32) / 255)(frames), ref, atol=1e-6)
+    with pytest.raises(
+        ValueError, match=r"float \(torch.float32\) so must lie in \[0, 1\], got values in \[200, 200\]"
+    ):
+        GoalDistance(goal.astype(np.float32))
+    with pytest.raises(ValueError, match=r"integer \(torch.int16\) so must lie in 0..255, got values in \[-1, 300\]"):
+        GoalDistance(np.array([[[-1, 300, 0]]], np.int16))
+    with pytest.raises(ValueError, match="frames is float"):
+        GoalDistance(goal)(frames.astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    "make, msg",
+    [
+        (lambda g: GoalDistance(g, weighting=[1.0, float("nan")]), "weighting array must be finite"),
+        (lambda g: GoalDistance(g, weighting=[0.0, 0.0]), "positive sum"),
+        (lambda g: GoalDistance(g, blur_sigma=float("nan")), "blur_sigma must be a finite number"),
+        (lambda g: Weighted([(float("nan"), GoalDistance(g))]), "weight 0 must be a finite number, got nan"),
+        (lambda g: Weighted([(0.0, GoalDistance(g)), (0, GoalDistance(g))]), "at least one non-zero weight"),
+        (lambda g: Weighted([(1.0, "not a scorer")]), "scorer 0 must be callable"),
+    ],
+)
+def test_bad_scorer_arguments_raise_at_construction(make, msg):
+    with pytest.raises((ValueError, TypeError), match=msg):
+        make(np.zeros((8, 8, 3), np.uint8))
