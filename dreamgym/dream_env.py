@@ -131,5 +131,20 @@ class DreamEnv(gym.Env):
         }
         return self._obs.copy(), reward, success, False, info
 
+    def peek(self, action) -> np.ndarray:
+        """The frames (chunk_size, H, W, 3) ``action`` (one chunk) would produce from here,
+        without advancing the episode (what ``PerStepAdapter(mode="closed_loop")`` uses)."""
+        if self._state is None:
+            raise RuntimeError("call reset() before peek()")
+        chunk = as_actions(action, self.spec_model, name="action")
+        if chunk.shape[0] != self.spec_model.chunk_size:
+            raise ValueError(
+                f"action must be one chunk of shape ({self.spec_model.chunk_size}, {self.spec_model.action_dim}), "
+                f"got {chunk.shape}"
+            )
+        peek = getattr(self.engine, "peek", None) or self.engine.step
+        frames, _ = peek(self._state, chunk[None])
+        return frames[0]
+
     def render(self):
         return self._obs.copy()

@@ -4,8 +4,8 @@
   with PyAV: the start frame, then each chunk's frames (``info["frames"]``), or one frame
   per step for per-step envs. No moviepy; Gymnasium's RecordVideo keeps one frame per step.
 * :class:`PerStepAdapter` — lets a policy that emits one action per control step (LeRobot
-  style, action ``(action_dim,)``) drive a chunked env: actions are collected into a chunk,
-  the chunk is predicted, and its frames are then returned one per step.
+  style, action ``(action_dim,)``) drive a chunked env, open loop (a chunk predicted at once,
+  its frames replayed) or closed loop (each step sees the frame its action produced).
 * :class:`ChunkedEnv` — the reverse: runs a per-step env (``dreamgym/Push-v0``) one chunk at
   a time with the dream env's conventions, so one chunk policy runs in both.
 """
@@ -62,50 +62,127 @@ class RecordMP4(gym.Wrapper):
 
 
 class PerStepAdapter(gym.Wrapper):
-    """One action per step on top of a chunked env.
+    """One action ``(action_dim,)`` per step on top of a chunked env (a ``DreamEnv``).
 
-    Step ``t`` buffers the action. Every ``chunk_size`` steps the buffered chunk is sent to the
-    wrapped env in one call; the frames it predicts are then returned one per step over the
-    next ``chunk_size`` steps. So the observation lags the actions by one chunk (the price of
-    predicting a chunk at once); until the first chunk is predicted, the start frame repeats.
-    Rewards of a chunk are paid on the step that completes it; termination and truncation
-    are reported once its frames have been replayed.
+    Two modes:
+
+    * ``"open_loop"`` (default): step ``t`` buffers the action; every ``chunk_size`` steps the
+      chunk is predicted in one model call and its frames are returned one per step over the
+      next chunk. The observation lags the actions by one chunk (``info["lag_steps"]``); the
+      start frame repeats until the first chunk is predicted. One model call per chunk.
+    * ``"closed_loop"``: every step returns the frame the action just taken produced: the
+      chunk so far, padded by holding the latest action, is predicted without advancing the
+      episode (``env.peek``), and the frame at this step is returned; the chunk's last step
+      commits it. A per-step policy then sees the effect of its own action, at
+      ``chunk_size`` model calls per chunk instead of one. The DiT attends over the whole
+      chunk, so a frame seen mid-chunk can differ slightly from the same frame once the rest
+      of the chunk is known.
+
+    Episode ends: the step that completes a chunk reports the inner env's termination or
+    truncation at once (its last frame is the observation; no action is dropped).
+    ``max_episode_steps`` (per step; default: the inner env's limit in chunks times
+    ``chunk_size``) truncates at exactly that step, predicting a partial chunk padded by the
+    held action. Rewards and ``is_success`` come from the inner env, on chunk-completing
+    steps. ``info`` also carries ``engine_seed``, ``step`` and, on those steps, the chunk's
+    ``frames``. Observations are fresh arrays every step.
     """
 
-    def __init__(self, env: gym.Env):
+    MODES = ("open_loop", "closed_loop")
+
+    def __init__(self, env: gym.Env, mode: str = "open_loop", max_episode_steps: int | None = None):
         super().__init__(env)
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
         chunk_space = env.action_space
+        if len(chunk_space.shape) != 2:
+            raise ValueError(
+                f"PerStepAdapter wraps a chunked env (action (chunk, A)); got action shape {chunk_space.shape}"
+            )
+        if mode == "closed_loop" and not callable(getattr(env.unwrapped, "peek", None)):
+            raise TypeError(
+                f"closed_loop needs an env with peek(chunk) (DreamEnv); {type(env.unwrapped).__name__} has none"
+            )
+        self.mode = mode
         self.chunk_size, self.act_dim = chunk_space.shape
         self.action_space = spaces.Box(chunk_space.low[0], chunk_space.high[0], (self.act_dim,), np.float32)
+        inner_limit = env.spec.max_episode_steps if env.spec is not None else None
+        if max_episode_steps is None and inner_limit is not None:
+            max_episode_steps = inner_limit * self.chunk_size
+        if max_episode_steps is not None and (
+            isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 1
+        ):
+            raise ValueError(f"max_episode_steps must be a positive int (per step) or None, got {max_episode_steps!r}")
+        self.max_episode_steps = max_episode_steps
         self._buffer: list[np.ndarray] = []
         self._replay: list[np.ndarray] = []
-        self._pending_end = (False, False)
-        self._last_info: dict = {}
+        self._steps = 0
+        self._live = False
+        self._seed_info: dict = {}
+
+    @property
+    def spec(self):
+        spec = self.env.spec
+        if spec is None:
+            return None
+        import dataclasses
+
+        return dataclasses.replace(spec, max_episode_steps=self.max_episode_steps)
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        self._buffer, self._replay = [], [np.asarray(obs)] * self.chunk_size
-        self._pending_end = (False, False)
-        return obs, info
+        obs = np.array(obs, copy=True)
+        self._buffer, self._replay = [], [obs] * self.chunk_size
+        self._steps, self._live = 0, True
+        self._seed_info = {k: info[k] for k in ("engine_seed",) if k in info}
+        return obs.copy(), {**info, "step": 0, "is_success": bool(info.get("is_success", False))}
 
-    def step(self, action):
+    def _check(self, action) -> np.ndarray:
         a = np.asarray(action, dtype=np.float32)
         if a.shape != (self.act_dim,):
             raise ValueError(f"action must have shape ({self.act_dim},), got {a.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"action must be finite, got {a}")
+        lo, hi = self.action_space.low, self.action_space.high
+        if (a < lo).any() or (a > hi).any():
+            raise ValueError(f"action {a} at step {self._steps} lies outside the bounds [{lo[0]}, {hi[0]}]")
+        return a
+
+    def step(self, action):
+        if not self._live:
+            raise RuntimeError("call reset() before step()" if self._steps == 0 else "the episode ended; call reset()")
+        a = self._check(action)
         self._buffer.append(a)
-        obs = self._replay.pop(0)
+        self._steps += 1
+        j = len(self._buffer) - 1
+        at_limit = self.max_episode_steps is not None and self._steps >= self.max_episode_steps
+        complete = len(self._buffer) == self.chunk_size or at_limit
+        info = {**self._seed_info, "step": self._steps, "is_success": False}
         reward, terminated, truncated = 0.0, False, False
-        if len(self._buffer) == self.chunk_size:
-            if any(self._pending_end):
-                terminated, truncated = self._pending_end
-            else:
-                _, reward, term, trunc, info = self.env.step(np.stack(self._buffer))
-                self._replay = list(info["frames"])
-                self._pending_end = (term, trunc)
-                self._last_info = info
+        if complete:
+            chunk = np.stack(self._buffer + [a] * (self.chunk_size - len(self._buffer)))
+            _, reward, terminated, truncated, inner = self.env.step(chunk)
+            frames = np.asarray(inner["frames"])
+            truncated = bool(truncated or at_limit) and not terminated
+            info.update({k: v for k, v in inner.items() if k != "frames"})
+            info["frames"] = frames.copy()
+            info["is_success"] = bool(inner.get("is_success", False))
             self._buffer = []
-        info = {"is_success": bool(self._last_info.get("is_success", False)), "replay_lag_steps": self.chunk_size}
-        return obs, float(reward), terminated, truncated, info
+            if terminated or truncated:
+                obs = frames[j]
+                self._live = False
+            elif self.mode == "closed_loop":
+                obs = frames[j]
+            else:
+                obs = self._replay[j]
+                self._replay = list(frames)
+        elif self.mode == "closed_loop":
+            chunk = np.stack(self._buffer + [a] * (self.chunk_size - len(self._buffer)))
+            obs = np.asarray(self.env.unwrapped.peek(chunk))[j]
+        else:
+            obs = self._replay[j]
+        if self.mode == "open_loop":
+            info["lag_steps"] = self.chunk_size
+        return np.array(obs, copy=True), float(reward), bool(terminated), bool(truncated), info
 
 
 class ChunkedEnv(gym.Wrapper):

@@ -350,3 +350,72 @@ def test_vector_env_truncates_at_the_time_limit_even_when_the_step_also_succeeds
         venv.reset(seed=0)
         _, _, term, trunc, _ = venv.step(np.zeros((2, 4, 2), np.float32))
         assert term.all() and trunc.all(), mode
+
+
+def test_per_step_adapter_passes_gymnasiums_env_checker(starts):
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(PerStepAdapter(make(starts)), skip_render_check=True)
+
+
+def test_per_step_adapter_returns_fresh_arrays(starts):
+    env = PerStepAdapter(make(starts))
+    obs0, _ = env.reset(seed=0)
+    obs1 = env.step(np.zeros(2, np.float32))[0]
+    obs0[:] = 0
+    assert obs1.any(), "zeroing one observation changed another"
+
+
+def test_per_step_adapter_refuses_a_bad_action_at_once_and_steps_before_reset(starts):
+    env = PerStepAdapter(make(starts))
+    with pytest.raises(RuntimeError, match="call reset\\(\\) before step\\(\\)"):
+        env.step(np.zeros(2, np.float32))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"outside the bounds \[-1.0, 1.0\]"):
+        env.step(np.array([3.0, 0.0], np.float32))
+    with pytest.raises(ValueError, match="finite"):
+        env.step(np.array([np.nan, 0.0], np.float32))
+    for _ in range(8):  # still usable after the refusals
+        env.step(np.zeros(2, np.float32))
+
+
+def test_per_step_adapter_ends_on_the_step_the_inner_limit_allows_and_says_so(starts):
+    env = PerStepAdapter(make(starts, max_episode_steps=2))
+    assert env.spec.max_episode_steps == 8 == env.max_episode_steps  # 2 chunks of 4
+    env.reset(seed=0)
+    ends = [env.step(np.zeros(2, np.float32))[3] for _ in range(8)]
+    assert ends == [False] * 7 + [True]
+    with pytest.raises(RuntimeError, match="episode ended"):
+        env.step(np.zeros(2, np.float32))
+    short = PerStepAdapter(make(starts), max_episode_steps=5)
+    short.reset(seed=0)
+    out = [short.step(np.full(2, 0.5, np.float32)) for _ in range(5)]
+    assert [o[3] for o in out] == [False] * 4 + [True]
+    assert out[-1][4]["frames"].shape == (4, 32, 32, 3)  # the partial chunk was predicted, held action padded
+
+
+def test_per_step_adapter_keeps_frames_and_engine_seed_in_info(starts):
+    env = PerStepAdapter(make(starts))
+    _, info0 = env.reset(seed=3)
+    infos = [env.step(np.zeros(2, np.float32))[4] for _ in range(4)]
+    assert all(i["engine_seed"] == info0["engine_seed"] for i in infos)
+    assert "frames" not in infos[0] and infos[3]["frames"].shape == (4, 32, 32, 3)
+
+
+def test_closed_loop_shows_the_frame_each_action_produced(starts):
+    rng = np.random.default_rng(1)
+    acts = rng.uniform(-1, 1, (8, 2)).astype(np.float32)
+    env = PerStepAdapter(make(starts), mode="closed_loop")
+    env.reset(seed=0)
+    seen = [env.step(a)[0] for a in acts]
+    ref = make(starts)
+    ref.reset(seed=0)
+    # step j of a chunk: the chunk so far, padded by holding action j, predicted from the same state
+    held = np.concatenate([acts[:2], np.repeat(acts[1:2], 2, 0)])
+    np.testing.assert_array_equal(seen[1], ref.unwrapped.peek(held)[1])
+    f1 = ref.step(acts[:4])[4]["frames"]
+    np.testing.assert_array_equal(seen[3], f1[3])  # the chunk's last step commits it
+    f2 = ref.step(acts[4:])[4]["frames"]
+    np.testing.assert_array_equal(seen[7], f2[3])
+    with pytest.raises(TypeError, match="peek"):
+        PerStepAdapter(ChunkedEnv(gym.make("dreamgym/Push-v0"), chunk_size=8), mode="closed_loop")

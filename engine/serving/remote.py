@@ -289,7 +289,12 @@ class RemoteEngine:
         self._flush_released()
         return self._call("POST", "/v1/engine/start", files=files, data=data).json()["rows"]
 
-    def step(self, state: RemoteState, action_chunks):
+    def peek(self, state: RemoteState, action_chunks):
+        """The frames :meth:`step` would give, without advancing the server's rows; returns
+        (frames, state) like ``Engine.step`` (whose state argument it never changes either)."""
+        return self.step(state, action_chunks, _peek=True)
+
+    def step(self, state: RemoteState, action_chunks, _peek: bool = False):
         """Like :meth:`Engine.step`: advance every row by one chunk on the server. Returns
         frames (B, chunk_size, H, W, 3) uint8 and the new state (``state`` is not modified)."""
         if not isinstance(state, RemoteState) or state.engine is not self:
@@ -305,6 +310,8 @@ class RemoteEngine:
         rows = list(state.rows)
         for _attempt in range(3):
             data = {"rows": json.dumps(rows), "chunk_index": json.dumps([int(i) for i in state.chunk_index])}
+            if _peek:
+                data["peek"] = "1"
             files = [("actions", ("actions.npy", _npy(acts), MEDIA_NPY))]
             try:
                 resp = self._call("POST", "/v1/engine/step", files=files, data=data)
@@ -318,6 +325,8 @@ class RemoteEngine:
         frames = _from_npy(resp.content)
         if frames.shape != (len(rows), cs, *self.spec.resolution, 3):
             raise RemoteEngineError(f"the server sent frames of shape {frames.shape}")
+        if _peek:
+            return frames, state
         history = [np.concatenate([h, a]) for h, a in zip(state.history, acts, strict=True)]
         wall = float(resp.headers.get("X-DreamEngine-Engine-Wall-Ms", "0")) / 1000.0
         new = RemoteState(

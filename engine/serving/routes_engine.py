@@ -89,7 +89,8 @@ def add_routes(app: FastAPI, svc: Service) -> None:
     async def engine_step(request: Request):
         """Advance session rows by one chunk: ``rows`` JSON list of ids, ``chunk_index`` JSON
         list (where the client believes each row is; a mismatch is a 409), ``actions`` .npy
-        (B, chunk_size, A). Returns the frames (B, chunk_size, H, W, 3) as .npy."""
+        (B, chunk_size, A); ``peek=1`` predicts without advancing the rows. Returns the frames
+        (B, chunk_size, H, W, 3) as .npy."""
         form = await read_form(request, max_files=1)
         ids = parse_json_list(text_field(form, "rows") or "[]", name="rows")
         expect = parse_json_list(text_field(form, "chunk_index") or "[]", name="chunk_index")
@@ -113,7 +114,8 @@ def add_routes(app: FastAPI, svc: Service) -> None:
                 "invalid_input",
                 f"actions must have shape ({len(ids)}, {svc.spec.chunk_size}, {svc.spec.action_dim}), got {acts.shape}",
             )
-        fingerprint = digest("/v1/engine/step", json.dumps(ids), json.dumps(expect), acts.tobytes())
+        peek = (text_field(form, "peek") or "0").strip() in ("1", "true")
+        fingerprint = digest("/v1/engine/step", json.dumps(ids), json.dumps(expect), acts.tobytes(), peek)
 
         async def compute() -> Stored:
             rows = [svc.sessions.get(str(i)) for i in ids]
@@ -140,8 +142,9 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             finally:
                 for row in rows:
                     row.busy = False
-            for row, st in zip(rows, result.states, strict=True):
-                row.state = st
+            if not peek:  # a peek predicts the chunk and leaves the rows where they were
+                for row, st in zip(rows, result.states, strict=True):
+                    row.state = st
             headers = {
                 "X-DreamEngine-Engine-Wall-Ms": f"{result.wall_s * 1000:.1f}",
                 "X-DreamEngine-Batched-Rows": str(result.batch_rows),
