@@ -6,9 +6,11 @@ the whole chunk ``(chunk_size, H, W, 3)``.
 
 ``reset(seed=..., options=...)`` options: ``start_frame`` (H, W, 3) uint8; otherwise one of
 the start frames given at construction (or the checkpoint's example frames) is picked with
-the env's RNG. The engine's noise seed is drawn from the env's RNG (``info["engine_seed"]``),
-so a seeded episode is reproducible, and stepping it chunk by chunk gives exactly
-``engine.predict(start_frame, concatenated_actions, seed=info["engine_seed"])``.
+the env's RNG. ``goal_image`` (H, W, 3) uint8 makes the episode goal-conditioned: it is in
+``info["goal_image"]``, and the reward becomes ``scorer.with_goal(goal)`` (e.g. the planners'
+``GoalDistance``) or, without such a scorer, :func:`goal_reward`. The engine's noise seed is
+drawn from the env's RNG (``info["engine_seed"]``), so a seeded episode is reproducible, and
+stepping it chunk by chunk gives exactly ``engine.predict(start_frame, actions_so_far, seed=info["engine_seed"])``.
 
 Reward: ``scorer(frames (1, chunk, H, W, 3), actions (1, chunk, A)) -> (1,)`` if a scorer is
 given (the planners' scorer protocol), else 0. Termination: ``success_fn(frames_chunk)``
@@ -48,6 +50,20 @@ def score_rewards(scorer, frames: np.ndarray, actions: np.ndarray) -> np.ndarray
     if r.shape != (len(frames),):
         raise ValueError(f"scorer must return one score per row ({len(frames)}), got shape {r.shape}")
     return np.where(np.isfinite(r), r, -1e9)
+
+
+def goal_reward(goal_image: np.ndarray) -> Callable:
+    """The default reward of a goal given at reset when the scorer cannot take one (no
+    ``with_goal``): minus the mean squared pixel error, in [0, 1] units, of each chunk's last
+    frame against the goal. Per chunk it is 0 at the goal and about -0.002 to -0.05 elsewhere
+    on push-64, so scale it (or normalise, e.g. SB3's VecNormalize) before RL."""
+    goal = goal_image.astype(np.float64) / 255.0
+
+    def reward(frames, actions=None):
+        last = np.asarray(frames)[:, -1].astype(np.float64) / 255.0
+        return -((last - goal) ** 2).mean(axis=(1, 2, 3))
+
+    return reward
 
 
 def check_env_options(scorer, success_fn, num_steps, guidance, spec) -> None:
@@ -90,13 +106,21 @@ class DreamEnv(gym.Env):
         self._state = None
         self._obs = np.zeros(self.observation_space.shape, np.uint8)
         self.engine_seed = 0
+        self.goal_image: np.ndarray | None = None
+        self._goal_scorer = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         options = dict(options or {})
         frame = options.pop("start_frame", None)
+        goal = options.pop("goal_image", None)
         if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; expected 'start_frame'")
+            raise ValueError(f"unknown reset options {sorted(options)}; expected 'start_frame', 'goal_image'")
+        self.goal_image = None if goal is None else as_frame(goal, self.spec_model, name="options['goal_image']")
+        self._goal_scorer = None
+        if self.goal_image is not None:
+            with_goal = getattr(self.scorer, "with_goal", None)
+            self._goal_scorer = with_goal(self.goal_image) if callable(with_goal) else goal_reward(self.goal_image)
         self.engine_seed = int(self.np_random.integers(0, SEED_HIGH))
         if frame is not None:
             frame = as_frame(frame, self.spec_model, name="options['start_frame']")
@@ -108,7 +132,14 @@ class DreamEnv(gym.Env):
             )
         self._state = self.engine.start(frame[None], self.engine_seed, self.num_steps, self.guidance)
         self._obs = frame.copy()
-        return self._obs.copy(), {"engine_seed": self.engine_seed, "chunk_index": 0}
+        return self._obs.copy(), self._with_goal(
+            {"engine_seed": self.engine_seed, "chunk_index": 0, "is_success": False}
+        )
+
+    def _with_goal(self, info: dict) -> dict:
+        if self.goal_image is not None:
+            info["goal_image"] = self.goal_image.copy()
+        return info
 
     def step(self, action):
         if self._state is None:
@@ -120,7 +151,8 @@ class DreamEnv(gym.Env):
                 f"got {chunk.shape}"
             )
         frames, self._state = self.engine.step(self._state, chunk[None])
-        reward = float(score_rewards(self.scorer, frames, chunk[None])[0])
+        scorer = self._goal_scorer if self._goal_scorer is not None else self.scorer
+        reward = float(score_rewards(scorer, frames, chunk[None])[0])
         self._obs = frames[0, -1].copy()
         success = bool(self.success_fn(frames[0])) if self.success_fn is not None else False
         info = {
@@ -129,7 +161,7 @@ class DreamEnv(gym.Env):
             "chunk_index": int(self._state.chunk_index[0]),
             "is_success": success,
         }
-        return self._obs.copy(), reward, success, False, info
+        return self._obs.copy(), reward, success, False, self._with_goal(info)
 
     def peek(self, action) -> np.ndarray:
         """The frames (chunk_size, H, W, 3) ``action`` (one chunk) would produce from here,

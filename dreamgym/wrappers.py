@@ -217,3 +217,40 @@ class ChunkedEnv(gym.Wrapper):
         frames += [frames[-1]] * (self.chunk_size - len(frames))
         info = {**info, "frames": np.stack(frames)}
         return frames[-1], total, terminated, truncated, info
+
+
+class GoalObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Goal-conditioned observations in the ``Dict(observation, achieved_goal, desired_goal)``
+    convention (Gymnasium-Robotics, SB3's HER), on a ``DreamEnv``.
+
+    The goal of an episode is ``reset(options={"goal_image": img})``, else one of ``goals``
+    (N, H, W, 3) drawn with the env's RNG. ``achieved_goal`` is the current frame. The reward
+    is the env's goal reward (see ``DreamEnv``)."""
+
+    def __init__(self, env: gym.Env, goals=None):
+        gym.utils.RecordConstructorArgs.__init__(self, goals=goals)
+        gym.Wrapper.__init__(self, env)
+        self.goals = None if goals is None else np.stack([np.asarray(g, np.uint8) for g in goals])
+        if self.goals is not None and (self.goals.ndim != 4 or self.goals.shape[1:] != env.observation_space.shape):
+            raise ValueError(f"goals must be (N, *{env.observation_space.shape}) frames, got {self.goals.shape}")
+        img = env.observation_space
+        self.observation_space = spaces.Dict({"observation": img, "achieved_goal": img, "desired_goal": img})
+
+    def _obs(self, frame) -> dict:
+        goal = self.env.unwrapped.goal_image
+        return {"observation": np.array(frame), "achieved_goal": np.array(frame), "desired_goal": goal.copy()}
+
+    def reset(self, *, seed=None, options=None):
+        options = dict(options or {})
+        if "goal_image" not in options:
+            if self.goals is None:
+                raise ValueError("give reset(options={'goal_image': frame}) or goals= to GoalObservation")
+            self.env.unwrapped.reset(seed=seed)  # seeds the RNG that draws the goal
+            seed = None
+            options["goal_image"] = self.goals[int(self.env.unwrapped.np_random.integers(0, len(self.goals)))]
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self._obs(obs), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self._obs(obs), reward, terminated, truncated, info

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import checkpoints
@@ -87,6 +88,23 @@ def prepare_modules(vae, dit: ActionConditionedDiT, device: torch.device, dtype:
     return vae, dit
 
 
+def synthetic_frames(spec: ModelSpec, n: int = 4) -> np.ndarray:
+    """(n, H, W, 3) uint8 example frames for a model with random weights (it has no data):
+    smooth colour gradients with a disc, drawn from ``spec.init_seed``, so envs on such a
+    model reset without being given start frames."""
+    h, w = spec.resolution
+    rng = np.random.default_rng([spec.init_seed, 7])
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    out = np.empty((n, h, w, 3), np.uint8)
+    for i in range(n):
+        c = rng.uniform(0.2, 0.8, 3)
+        img = np.stack([c[0] + 0.3 * xx, c[1] + 0.3 * yy, c[2] - 0.2 * xx * yy], -1)
+        cy, cx = rng.uniform(0.3, 0.7, 2)
+        img[((yy - cy) ** 2 + (xx - cx) ** 2) < 0.03] = [0.9, 0.2, 0.2]
+        out[i] = (np.clip(img, 0, 1) * 255).astype(np.uint8)
+    return out
+
+
 def load_modules(
     name: str | os.PathLike | ModelSpec | None = None,
     *,
@@ -112,7 +130,7 @@ def load_modules(
         return spec, vae, dit, None
     if spec.weights == "random":
         vae, dit = checkpoints.random_modules(spec)
-        return spec, vae, dit, None
+        return spec, vae, dit, synthetic_frames(spec)
     if spec.weights and spec.weights.startswith("package:"):
         path = ASSETS_DIR / spec.weights.removeprefix("package:")
         if not checkpoints.is_checkpoint_dir(path):

@@ -116,6 +116,10 @@ class GoalDistance:
         self.metric, self.weighting, self.blur_sigma = metric, weighting, float(blur_sigma)
         self._goal_b = blur(self.goal[None], self.blur_sigma)
 
+    def with_goal(self, goal_image) -> GoalDistance:
+        """The same scorer for another goal image (what goal-conditioned envs call at reset)."""
+        return GoalDistance(goal_image, metric=self.metric, weighting=self.weighting, blur_sigma=self.blur_sigma)
+
     def __call__(self, frames, actions=None) -> torch.Tensor:
         x = as_video_tensor(frames)
         k, t = x.shape[:2]

@@ -92,7 +92,10 @@ def test_start_frames_from_a_directory(tmp_path, starts):
 
 
 def test_reset_without_any_start_frame_explains(tiny):
-    env = DreamEnv(engine=tiny)
+    from engine import Engine
+
+    bare = Engine(tiny.spec, tiny.vae, tiny.dit)  # no example frames
+    env = DreamEnv(engine=bare)
     with pytest.raises(ValueError, match="start_frame"):
         env.reset(seed=0)
 
@@ -419,3 +422,46 @@ def test_closed_loop_shows_the_frame_each_action_produced(starts):
     np.testing.assert_array_equal(seen[7], f2[3])
     with pytest.raises(TypeError, match="peek"):
         PerStepAdapter(ChunkedEnv(gym.make("dreamgym/Push-v0"), chunk_size=8), mode="closed_loop")
+
+
+def test_goal_image_at_reset_makes_a_goal_conditioned_episode(starts):
+    from planners.scorers import GoalDistance
+
+    env = make(starts, scorer=GoalDistance(starts[0]))
+    act = np.zeros((4, 2), np.float32)
+    env.reset(seed=0, options={"goal_image": starts[1]})
+    _, r_goal1, *_, info = env.step(act)
+    np.testing.assert_array_equal(info["goal_image"], starts[1])
+    env.reset(seed=0, options={"goal_image": starts[2]})
+    _, r_goal2, *_ = env.step(act)
+    env.reset(seed=0)
+    _, r_fixed, *_, info = env.step(act)
+    assert "goal_image" not in info
+    assert len({r_goal1, r_goal2, r_fixed}) == 3  # the goal given at reset is the one scored
+    plain = make(starts)  # no scorer: minus the pixel MSE of the last frame to the goal
+    plain.reset(seed=0, options={"goal_image": starts[1]})
+    _, r, *_, info = plain.step(act)
+    want = -((info["frames"][-1] / 255.0 - starts[1] / 255.0) ** 2).mean()
+    assert r == pytest.approx(want)
+    with pytest.raises(ValueError, match="goal_image"):
+        plain.reset(options={"goal_image": np.zeros((8, 8, 3), np.uint8)})
+
+
+def test_goal_observation_wrapper_follows_the_dict_convention(starts):
+    from gymnasium.utils.env_checker import check_env
+
+    from dreamgym import GoalObservation
+
+    env = GoalObservation(make(starts).unwrapped, goals=starts[2:])
+    check_env(env, skip_render_check=True)
+    obs, _ = env.reset(seed=1, options={"goal_image": starts[3]})
+    assert set(obs) == {"observation", "achieved_goal", "desired_goal"}
+    np.testing.assert_array_equal(obs["desired_goal"], starts[3])
+    obs, *_ = env.step(np.zeros((4, 2), np.float32))
+    np.testing.assert_array_equal(obs["achieved_goal"], obs["observation"])
+
+
+def test_check_env_passes_on_tiny_random_without_start_frames():
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(gym.make("dreamgym/Dream-v0", engine="tiny-random").unwrapped, skip_render_check=True)
