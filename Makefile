@@ -1,5 +1,6 @@
 # Two commands on a fresh machine; each does its own set-up (scripts/setup.sh).
 #   make demo   the main job: MPC on the embedded world model, executed in the toy world
+#               (options: make demo ARGS="--task reach --seed 3"; see examples/mpc_demo.py --help)
 #   make test   lint (ruff) + the test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -10,7 +11,7 @@ setup:
 	@VENV=$(VENV) bash scripts/setup.sh
 
 demo: setup
-	$(PY) examples/mpc_demo.py --out out/demo
+	$(PY) examples/mpc_demo.py --out out/demo $(ARGS)
 
 test: setup
 	$(PY) -m ruff check .

@@ -10,9 +10,12 @@ in the `push-64` world model, which runs on the CPU with weights shipped in the 
 network). The first chunk of the plan is executed in `dreamgym/Push-v0` (the "real robot"),
 then it re-plans with warm start. It writes:
 
-    executed.mp4         what happened in the simulator, next to the goal image
-    candidates.mp4       the first plan's candidates as predicted by the model, best first
-    scores.png           score per CEM iteration over all re-plans
+    executed.mp4         what happened in the simulator, next to the goal, with step, re-plan
+                         and distance to the goal
+    candidates.mp4       the first re-plan as the model saw it: every CEM iteration's best
+                         candidates next to the start and the goal, then the executed plan
+    scores.png           per re-plan: best and mean candidate score per CEM iteration, and the
+                         score of the plan it returned (the number printed for that re-plan)
     summary.json         success, distances, timing
 
 and prints success and timing.
@@ -32,11 +35,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dreamgym  # noqa: E402
+from dreamgym import toyworld as tw  # noqa: E402
+from dreamgym.push_env import SUCCESS_PX, task_distance  # noqa: E402
 from dreamgym.tasks import MAX_STEPS, task_episode, task_scorer  # noqa: E402
 from engine import write_mp4  # noqa: E402
 from engine.files import atomic_write_bytes  # noqa: E402
 from planners import MPC, lattice_cem  # noqa: E402
-from planners.viz import plot_scores, write_candidate_grid  # noqa: E402
+from planners.viz import caption, hstack, panel, plot_scores, vstack  # noqa: E402
 
 DEMO_SEED = 30_000_000  # demo episodes: disjoint from training, fidelity and benchmark seeds
 
@@ -63,9 +68,11 @@ def main(argv=None) -> dict:
     goal_image = info["goal_image"]
     print(f"task {args.task}: start distance {info['distance']:.1f} px; planning with the {args.model} model")
 
+    recorder = Recorder(model)
+    scorer = task_scorer(args.task, goal_image)
     planner = lattice_cem(
-        model,
-        task_scorer(args.task, goal_image),
+        recorder,
+        scorer,
         horizon=16,
         population=args.population,
         iterations=args.iterations,
@@ -75,17 +82,18 @@ def main(argv=None) -> dict:
 
     def on_plan(result):
         plans.append(result)
-        print(f"  re-plan {len(plans)}: score {result.score:.4g}, {result.rollouts} rollouts, {result.wall_s:.2f} s")
+        recorder.on = False  # keep the first re-plan's rollouts only
+        print(
+            f"  re-plan {len(plans)}: plan score {result.score:.2f}, {result.rollouts} rollouts, {result.wall_s:.2f} s"
+        )
 
     t0 = time.perf_counter()
     trace = MPC(planner).run(env, max_steps=MAX_STEPS[args.task], obs=obs, on_plan=on_plan)
     wall = time.perf_counter() - t0
 
-    gap = np.full((len(trace.frames), 64, 2, 3), 255, np.uint8)
-    side = np.concatenate([trace.frames, gap, np.repeat(goal_image[None], len(trace.frames), 0)], axis=2)
-    write_mp4(out / "executed.mp4", np.repeat(np.repeat(side, 4, 1), 4, 2), fps=10)
-    first = plans[0]
-    write_candidate_grid(out / "candidates.mp4", first.frames, first.scores, fps=10, scale=2)
+    execute = model.spec.chunk_size  # actions executed per re-plan (MPC's default)
+    write_mp4(out / "executed.mp4", executed_video(trace.frames, goal_image, goal, args.task, execute), fps=5)
+    write_mp4(out / "candidates.mp4", first_replan_video(recorder.calls, scorer, obs, goal_image, plans[0]), fps=4)
     plot_scores(out / "scores.png", plans, title=f"CEM on {args.model}, task {args.task}")
     plan_s = [p.wall_s for p in plans]
     summary = {
@@ -95,6 +103,7 @@ def main(argv=None) -> dict:
         "final_distance_px": round(float(trace.final_info["distance"]), 2),
         "steps": len(trace.actions),
         "replans": len(plans),
+        "plan_scores": [round(float(p.score), 2) for p in plans],
         "replan_s_mean": round(float(np.mean(plan_s)), 3),
         "replan_s_max": round(float(np.max(plan_s)), 3),
         "episode_s": round(wall, 2),
@@ -111,6 +120,88 @@ def main(argv=None) -> dict:
     )
     print(f"wrote {out / 'executed.mp4'}, {out / 'candidates.mp4'}, {out / 'scores.png'}, {out / 'summary.json'}")
     return summary
+
+
+class Recorder:
+    """The model, recording the (candidates, predicted frames) of every rollout call while ``on``."""
+
+    def __init__(self, model) -> None:
+        self.model, self.spec, self.calls, self.on = model, model.spec, [], True
+
+    def predict_batch(self, frame, actions, seed=0):
+        batch = self.model.predict_batch(frame, actions, seed=seed)
+        if self.on:
+            self.calls.append((np.asarray(actions).copy(), np.asarray(batch.frames).copy()))
+        return batch
+
+
+def executed_video(frames, goal_image, goal, task, execute):
+    """Each executed frame next to the goal, titled with step, re-plan and distance."""
+    n = len(frames) - 1
+    out = []
+    for k, f in enumerate(frames):
+        d = float(task_distance(tw.locate(f), goal, task))
+        what = "pusher" if task == "reach" else "block"
+        head = caption(
+            2 * 64 * 4 + 8,
+            [
+                f"step {k} of {n}   re-plan {k // execute + 1 if k < n else (n - 1) // execute + 1}",
+                f"{what} to goal: {d:.1f} px (success at <= {SUCCESS_PX[task]:g} px)",
+            ],
+            size=18,
+        )
+        out.append(vstack([head, hstack([panel(f, "executed (toy world)"), panel(goal_image, "goal")])], gap=0))
+    return np.stack(out)
+
+
+def first_replan_video(calls, scorer, start, goal_image, plan, show: int = 8):
+    """Every CEM iteration of the first re-plan (its best ``show`` candidates as the model
+    predicts them, ranked by score), then the plan that was executed (the CEM mean)."""
+    segments = []
+    iterations = calls[:-1]  # the last call rolls out the returned plan
+    for i, (acts, frames) in enumerate(iterations):
+        scores = np.asarray(scorer(frames, acts), dtype=np.float64).reshape(-1)
+        order = np.argsort(-np.nan_to_num(scores, nan=-np.inf))[:show]
+        t = frames.shape[1]
+        clips = []
+        for step in range(t):
+            head = caption(
+                800,
+                [
+                    f"first re-plan, CEM iteration {i + 1} of {len(iterations)}: the {len(order)} best of "
+                    f"{len(acts)} candidates,",
+                    f"as the world model predicts them (frame {step + 1} of {t}); score: higher is better",
+                ],
+                size=18,
+            )
+            tiles = [panel(frames[j, step], f"#{r + 1}: {scores[j]:.2f}", scale=2) for r, j in enumerate(order)]
+            grid = vstack([hstack(tiles[:4]), hstack(tiles[4:])]) if len(tiles) > 4 else hstack(tiles)
+            fixed = vstack([panel(start, "start", scale=2), panel(goal_image, "goal", scale=2)])
+            clips.append(vstack([head, hstack([fixed, grid], gap=24)], gap=0))
+        segments.extend(clips * 2)
+    acts, frames = calls[-1]
+    head = caption(
+        1100,
+        [
+            f"executed: the plan CEM returned (its mean), score {plan.score:.2f}",
+            "its first chunk runs in the toy world",
+        ],
+        size=18,
+    )
+    for step in range(frames.shape[1]):
+        row = hstack(
+            [
+                panel(start, "start", scale=2),
+                panel(frames[0, step], f"returned plan, frame {step + 1}", scale=4, border=(40, 180, 60)),
+                panel(goal_image, "goal", scale=2),
+            ],
+            gap=24,
+        )
+        segments.extend([vstack([head, row], gap=0)] * 2)
+    h = max(s.shape[0] for s in segments)
+    w = max(s.shape[1] for s in segments)
+    pad = [np.pad(s, ((0, h - s.shape[0]), (0, w - s.shape[1]), (0, 0)), constant_values=255) for s in segments]
+    return np.stack(pad)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,20 @@ def load(name):
     return module
 
 
-def test_mpc_demo_writes_video_grid_plot_and_summary(tmp_path):
+def test_mpc_demo_writes_video_grid_plot_and_summary(tmp_path, capsys):
     summary = load("mpc_demo").main(["--out", str(tmp_path), "--task", "reach", "--model", "exact"])
     for name in ("executed.mp4", "candidates.mp4", "scores.png", "summary.json"):
         assert (tmp_path / name).stat().st_size > 0, name
     assert json.loads((tmp_path / "summary.json").read_text())["replans"] == summary["replans"] >= 1
+    out = capsys.readouterr().out
+    # the score printed per re-plan is the returned plan's, the one plotted and labelled in the video
+    assert f"re-plan 1: plan score {summary['plan_scores'][0]:.2f}," in out
+    from engine import decode_mp4
+
+    executed = decode_mp4(tmp_path / "executed.mp4")
+    assert len(executed) == summary["steps"] + 1  # one labelled frame per step, the start included
+    candidates = decode_mp4(tmp_path / "candidates.mp4")
+    assert len(candidates) == (2 * 2 + 2) * 16  # 2 CEM iterations and the executed plan, each shown twice
 
 
 def test_random_policy_recording(tmp_path, capsys):
