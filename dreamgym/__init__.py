@@ -12,7 +12,7 @@ from .engines import load_start_frames, resolve_engine
 from .push_env import PushEnv
 from .toy_model import ToyWorldModel
 from .vector_env import DreamVectorEnv
-from .wrappers import ChunkedEnv, GoalObservation, PerStepAdapter, RecordMP4
+from .wrappers import ChunkedEnv, GoalObservation, PerStepAdapter, PerStepVectorAdapter, RecordMP4
 
 if "dreamgym/Dream-v0" not in registry:
     register(
@@ -30,6 +30,7 @@ __all__ = [
     "DreamVectorEnv",
     "GoalObservation",
     "PerStepAdapter",
+    "PerStepVectorAdapter",
     "PushEnv",
     "RecordMP4",
     "ToyWorldModel",

@@ -224,6 +224,22 @@ class DreamVectorEnv(VectorEnv):
             self._done[:] = False
         return self._obs.copy(), rewards, terminated, truncated, infos
 
+    def peek(self, actions) -> np.ndarray:
+        """Frames (N, chunk_size, H, W, 3) the chunks ``actions`` (N, chunk_size, A) would give
+        every row from here, without advancing (``PerStepVectorAdapter`` closed loop). Every
+        row must be live (SAME_STEP autoreset, or no row finished)."""
+        if self._state is None:
+            raise RuntimeError("call reset() before peek()")
+        n, cs = self.num_envs, self.spec_model.chunk_size
+        acts = as_actions(actions, self.spec_model, batched=True, name="actions")
+        if acts.shape[:2] != (n, cs):
+            raise ValueError(f"actions must have shape ({n}, {cs}, {self.spec_model.action_dim}), got {acts.shape}")
+        if self._done.any():
+            raise RuntimeError("peek needs every row live; rows finished and wait for their reset")
+        peek = getattr(self.engine, "peek", None) or self.engine.step
+        frames, _ = peek(self._state, acts)
+        return frames
+
     def render(self):
         return self._obs.copy()
 

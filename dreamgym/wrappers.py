@@ -254,3 +254,86 @@ class GoalObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         return self._obs(obs), reward, terminated, truncated, info
+
+
+class PerStepVectorAdapter(gym.vector.VectorEnv):
+    """:class:`PerStepAdapter` for N envs at once: per-step actions ``(N, action_dim)`` over a
+    ``DreamVectorEnv`` (SAME_STEP autoreset), every model call batched over the N rows.
+
+    Rows stay in step with each other (episodes end at chunk boundaries: the inner limit is
+    counted in chunks), so each chunk is one batched ``step`` (and, closed loop, each other
+    step one batched ``peek``). Sub-env ``i`` gives the frames ``PerStepAdapter`` gives on
+    the DreamEnv the vector env's sub-env ``i`` equals. A finished row is reset in the step
+    that ends it (``info["final_obs"]``, ``info["final_info"]``, as the inner env)."""
+
+    def __init__(self, venv, mode: str = "closed_loop") -> None:
+        from gymnasium.vector import AutoresetMode
+        from gymnasium.vector.utils import batch_space
+
+        from .vector_env import DreamVectorEnv
+
+        if not isinstance(venv, DreamVectorEnv):
+            raise TypeError(f"venv must be a DreamVectorEnv, got {type(venv).__name__}")
+        if venv.autoreset_mode != AutoresetMode.SAME_STEP:
+            raise ValueError(f"make the DreamVectorEnv with autoreset_mode=SAME_STEP, got {venv.autoreset_mode}")
+        if mode not in PerStepAdapter.MODES:
+            raise ValueError(f"mode must be one of {PerStepAdapter.MODES}, got {mode!r}")
+        self.venv, self.mode = venv, mode
+        self.num_envs = venv.num_envs
+        self.metadata = dict(venv.metadata)
+        self.render_mode = venv.render_mode
+        chunk = venv.single_action_space
+        self.chunk_size, self.act_dim = chunk.shape
+        self.single_observation_space = venv.single_observation_space
+        self.observation_space = venv.observation_space
+        self.single_action_space = spaces.Box(chunk.low[0], chunk.high[0], (self.act_dim,), np.float32)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._buffer: list[np.ndarray] = []
+        self._replay: np.ndarray | None = None
+        self._live = False
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.venv.reset(seed=seed, options=options)
+        self._buffer, self._live = [], True
+        self._replay = np.repeat(np.asarray(obs)[:, None], self.chunk_size, axis=1)
+        return np.array(obs), info
+
+    def step(self, actions):
+        if not self._live:
+            raise RuntimeError("call reset() before step()")
+        a = np.asarray(actions, dtype=np.float32)
+        if a.shape != (self.num_envs, self.act_dim):
+            raise ValueError(f"actions must have shape ({self.num_envs}, {self.act_dim}), got {a.shape}")
+        lo, hi = self.single_action_space.low[0], self.single_action_space.high[0]
+        if not np.isfinite(a).all() or (a < lo).any() or (a > hi).any():
+            raise ValueError(f"actions must be finite and within [{lo}, {hi}], got min {a.min()}, max {a.max()}")
+        self._buffer.append(a)
+        j = len(self._buffer) - 1
+        n = self.num_envs
+        if len(self._buffer) == self.chunk_size:
+            chunk = np.stack(self._buffer, axis=1)
+            self._buffer = []
+            obs, reward, terminated, truncated, info = self.venv.step(chunk)
+            frames = np.asarray(info["frames"])
+            done = terminated | truncated
+            if self.mode == "closed_loop":
+                out = frames[:, j].copy()
+            else:
+                out = self._replay[:, j].copy()
+                self._replay = frames.copy()
+            out[done] = np.asarray(obs)[done]  # reset rows show their new start (final_obs has the end)
+            self._replay[done] = np.asarray(obs)[done][:, None]
+            return out, reward, terminated, truncated, info
+        if self.mode == "closed_loop":
+            padded = np.stack(self._buffer + [a] * (self.chunk_size - len(self._buffer)), axis=1)
+            out = self.venv.peek(padded)[:, j].copy()
+        else:
+            out = self._replay[:, j].copy()
+        zeros = np.zeros(n, bool)
+        return out, np.zeros(n), zeros, zeros.copy(), {}
+
+    def render(self):
+        return self.venv.render()
+
+    def close(self, **kwargs):
+        self.venv.close(**kwargs)

@@ -465,3 +465,34 @@ def test_check_env_passes_on_tiny_random_without_start_frames():
     from gymnasium.utils.env_checker import check_env
 
     check_env(gym.make("dreamgym/Dream-v0", engine="tiny-random").unwrapped, skip_render_check=True)
+
+
+@pytest.mark.parametrize("mode", ["closed_loop", "open_loop"])
+def test_per_step_vector_adapter_equals_per_step_adapters_row_by_row(starts, mode):
+    from gymnasium.vector import AutoresetMode
+
+    from dreamgym import DreamVectorEnv, PerStepVectorAdapter
+
+    venv = PerStepVectorAdapter(
+        DreamVectorEnv(2, engine="tiny-random", start_frames=starts, max_episode_steps=2,
+                       autoreset_mode=AutoresetMode.SAME_STEP),
+        mode=mode,
+    )  # fmt: skip
+    singles = [PerStepAdapter(make(starts, max_episode_steps=2), mode=mode) for _ in range(2)]
+    obs, _ = venv.reset(seed=10)
+    for i, env in enumerate(singles):
+        o, _ = env.reset(seed=10 + i)
+        np.testing.assert_array_equal(obs[i], o)
+    rng = np.random.default_rng(2)
+    for t in range(8):  # two chunks of 4: the second ends both episodes (and resets them)
+        acts = rng.uniform(-1, 1, (2, 2)).astype(np.float32)
+        obs, _, term, trunc, info = venv.step(acts)
+        for i, env in enumerate(singles):
+            o, _, t_i, tr_i, _ = env.step(acts[i])
+            if t < 7:
+                np.testing.assert_array_equal(obs[i], o)
+            else:
+                assert tr_i and trunc[i]
+                np.testing.assert_array_equal(info["final_obs"][i], env.unwrapped._obs)
+    with pytest.raises(ValueError, match="within"):
+        venv.step(np.full((2, 2), 5.0, np.float32))
