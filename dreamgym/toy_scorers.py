@@ -8,9 +8,11 @@ fidelity benchmark uses) in the predicted frames and in the goal image, and scor
   distance to the contact point behind the block, opposite the goal direction): the shaped
   cost that makes pushing reachable for a short-horizon planner.
 
-Distances are averaged over time with linear weights (later frames weigh more). It sees only
-frames and the goal image, never the simulator state. A frame in which an object cannot
-be found scores NaN (the planners' worst).
+Distances are averaged over time (``weighting``: ``"linear"``, later frames weigh more, the
+default; ``"uniform"``; ``"last"``). It sees only frames and the goal image, never the
+simulator state. A rollout in which an object cannot be found in a frame that counts (it
+left the table, or the model smeared it away) scores ``-inf``, explicitly the planners'
+worst (not NaN): a plan that loses the block is never preferred.
 """
 
 from __future__ import annotations
@@ -20,11 +22,19 @@ import torch
 
 from . import toyworld as tw
 
+WEIGHTINGS = ("linear", "uniform", "last")
+
 
 class KeypointScorer:
+    """Minus the task distance (pixels) of the toy world's objects located in the frames."""
+
     def __init__(self, goal_image, task: str = "push", approach: float = 0.5, weighting: str = "linear"):
         if task not in ("push", "reach"):
             raise ValueError(f"task must be 'push' or 'reach', got {task!r}")
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        if isinstance(approach, bool) or not isinstance(approach, int | float) or not np.isfinite(approach):
+            raise ValueError(f"approach must be a finite number, got {approach!r}")
         goal = tw.locate(np.asarray(goal_image))
         if not np.isfinite(goal).all():
             raise ValueError("the goal image does not show both the pusher and the block")
@@ -42,6 +52,15 @@ class KeypointScorer:
             u = to_goal / np.maximum(dist, 1e-6)[..., None]
             behind = b - u * (tw.BLOCK_HALF + tw.PUSHER_RADIUS)
             d = dist + self.approach * np.linalg.norm(p - behind, axis=-1) * (dist > 1.0)
-        t = d.shape[1]
-        w = np.arange(1, t + 1, dtype=np.float64) if self.weighting == "linear" else np.eye(t)[-1]
-        return torch.from_numpy(-(d * w).sum(1) / w.sum())
+        k, t = d.shape
+        if self.weighting == "linear":
+            w = np.arange(1, t + 1, dtype=np.float64)
+        elif self.weighting == "uniform":
+            w = np.ones(t)
+        else:
+            w = np.eye(t)[-1]
+        used = w > 0
+        lost = ~np.isfinite(d[:, used]).all(1)
+        score = -(np.where(np.isfinite(d), d, 0.0) * w).sum(1) / w.sum()
+        score[lost] = -np.inf
+        return torch.from_numpy(score)

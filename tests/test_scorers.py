@@ -143,6 +143,25 @@ def test_keypoint_scorer_prefers_the_block_nearer_its_goal():
     assert r[0] > r[1]
 
 
+def test_keypoint_scorer_weighting_is_checked_and_a_lost_object_is_worst_not_nan():
+    from dreamgym import toyworld as tw
+    from dreamgym.toy_scorers import KeypointScorer
+
+    goal = tw.render(np.array([20.0, 20.0, 40.0, 30.0]))[0]
+    with pytest.raises(ValueError, match="weighting must be one of"):
+        KeypointScorer(goal, "reach", weighting="uniformly")
+    a = tw.render(np.array([[20.0, 30.0, 40.0, 30.0]]))[0]  # pusher 10 px from its goal
+    b = tw.render(np.array([[20.0, 24.0, 40.0, 30.0]]))[0]  # 4 px
+    blank = np.full_like(a, a[0, 0])  # nothing found
+    clips = np.stack([np.stack([a, b]), np.stack([a, blank]), np.stack([blank, b])])
+    uniform = KeypointScorer(goal, "reach", weighting="uniform")(clips).numpy()
+    last = KeypointScorer(goal, "reach", weighting="last")(clips).numpy()
+    assert uniform[0] == pytest.approx(-7.0, abs=0.6) and last[0] == pytest.approx(-4.0, abs=0.6)
+    assert uniform[1] == uniform[2] == last[1] == float("-inf")  # lost in a frame that counts: worst, not NaN
+    assert last[2] == pytest.approx(-4.0, abs=0.6)  # "last" only looks at the last frame
+    assert not np.isnan(KeypointScorer(goal, "push")(clips).numpy()).any()
+
+
 def test_float_and_int16_images_are_rescaled_or_refused_not_mis_scored():
     goal = np.full((8, 8, 3), 200, np.uint8)
     frames = np.full((2, 1, 8, 8, 3), 100, np.uint8)
