@@ -144,12 +144,7 @@ class DreamEnv(gym.Env):
     def step(self, action):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
-        chunk = as_actions(action, self.spec_model, name="action")
-        if chunk.shape[0] != self.spec_model.chunk_size:
-            raise ValueError(
-                f"action must be one chunk of shape ({self.spec_model.chunk_size}, {self.spec_model.action_dim}), "
-                f"got {chunk.shape}"
-            )
+        chunk = self._as_chunk(action)
         frames, self._state = self.engine.step(self._state, chunk[None])
         scorer = self._goal_scorer if self._goal_scorer is not None else self.scorer
         reward = float(score_rewards(scorer, frames, chunk[None])[0])
@@ -163,17 +158,22 @@ class DreamEnv(gym.Env):
         }
         return self._obs.copy(), reward, success, False, self._with_goal(info)
 
-    def peek(self, action) -> np.ndarray:
-        """The frames (chunk_size, H, W, 3) ``action`` (one chunk) would produce from here,
-        without advancing the episode (what ``PerStepAdapter(mode="closed_loop")`` uses)."""
-        if self._state is None:
-            raise RuntimeError("call reset() before peek()")
+    def _as_chunk(self, action) -> np.ndarray:
+        """One action chunk (chunk_size, A) float32, checked against the spec."""
         chunk = as_actions(action, self.spec_model, name="action")
         if chunk.shape[0] != self.spec_model.chunk_size:
             raise ValueError(
                 f"action must be one chunk of shape ({self.spec_model.chunk_size}, {self.spec_model.action_dim}), "
                 f"got {chunk.shape}"
             )
+        return chunk
+
+    def peek(self, action) -> np.ndarray:
+        """The frames (chunk_size, H, W, 3) ``action`` (one chunk) would produce from here,
+        without advancing the episode (what ``PerStepAdapter(mode="closed_loop")`` uses)."""
+        if self._state is None:
+            raise RuntimeError("call reset() before peek()")
+        chunk = self._as_chunk(action)
         peek = getattr(self.engine, "peek", None) or self.engine.step
         frames, _ = peek(self._state, chunk[None])
         return frames[0]

@@ -205,3 +205,23 @@ def array_from_npy_bytes(data: bytes, *, name: str = "actions") -> np.ndarray:
     if not isinstance(arr, np.ndarray):
         raise ValueError(f"{name} must hold one array (a .npy), got an archive")
     return arr
+
+
+def png_bytes(frame: np.ndarray, *, compress_level: int = 6) -> bytes:
+    """(H, W, 3) uint8 -> PNG bytes (lossless: :func:`image_from_bytes` gives the pixels back)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(frame)).save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def npy_bytes(arr: np.ndarray) -> bytes:
+    """An array as ``.npy`` bytes (no pickles; :func:`array_from_npy_bytes` reads it back)."""
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()

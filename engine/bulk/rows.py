@@ -8,7 +8,6 @@ rows it holds with ``rows_hint`` or ``len()``. The SDK's own ``SourceRow`` and
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..specs import ModelSpec
-from ..validation import array_from_npy_bytes, as_actions, as_frame, as_seed, image_from_bytes
+from ..validation import array_from_npy_bytes, as_actions, as_frame, as_seed, image_from_bytes, npy_bytes, png_bytes
+
+__all__ = ["DecodedRow", "IterableSource", "RowError", "SourceRow", "decode_row", "npy_bytes", "png_bytes", "rows_of"]
 
 ROW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
@@ -102,18 +103,3 @@ def decode_row(row, spec: ModelSpec, default_seed: int) -> DecodedRow:
     except (ValueError, TypeError) as e:
         raise RowError(rid, str(e)) from None
     return DecodedRow(rid, frame, actions, seed, meta, bytes(row.frame_bytes), bytes(row.actions_bytes))
-
-
-def png_bytes(frame: np.ndarray) -> bytes:
-    """(H, W, 3) uint8 -> PNG bytes (lossless; what sources hand out)."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(frame)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def npy_bytes(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-    return buf.getvalue()

@@ -11,7 +11,6 @@ run, which reproduces them exactly, so an episode survives a server restart.
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import threading
@@ -24,7 +23,18 @@ import numpy as np
 
 from ..rollout import RolloutBatch
 from ..specs import ModelSpec
-from ..validation import as_actions, as_frame, as_frames, as_guidance, as_num_steps, as_seed, as_seeds
+from ..validation import (
+    array_from_npy_bytes,
+    as_actions,
+    as_frame,
+    as_frames,
+    as_guidance,
+    as_num_steps,
+    as_seed,
+    as_seeds,
+    npy_bytes,
+    png_bytes,
+)
 from .wire import MEDIA_NPY, REQUEST_ID
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -41,24 +51,6 @@ class RemoteEngineError(RuntimeError):
 
 class RemoteInputError(RemoteEngineError, ValueError):
     """The server found the input invalid (a 4xx other than auth): also a ``ValueError``."""
-
-
-def _npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-    return buf.getvalue()
-
-
-def _png(frame: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(frame).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
-
-def _from_npy(data: bytes) -> np.ndarray:
-    return np.load(io.BytesIO(data), allow_pickle=False)
 
 
 @dataclass
@@ -176,7 +168,7 @@ class RemoteEngine:
     def example_frames(self) -> np.ndarray | None:
         """(N, H, W, 3) uint8 example start frames shipped with the served model, or None."""
         if self._has_examples and self._examples is None:
-            self._examples = _from_npy(self._call("GET", "/v1/engine/example_frames").content)
+            self._examples = array_from_npy_bytes(self._call("GET", "/v1/engine/example_frames").content)
         return self._examples
 
     # --- transport ----------------------------------------------------------------------------
@@ -242,12 +234,12 @@ class RemoteEngine:
         g = as_guidance(guidance, self.spec)
         t0 = time.perf_counter()
         files = [
-            ("frame", ("frame.png", _png(frame), "image/png")),
-            ("actions", ("actions.npy", _npy(acts), MEDIA_NPY)),
+            ("frame", ("frame.png", png_bytes(frame, compress_level=1), "image/png")),
+            ("actions", ("actions.npy", npy_bytes(acts), MEDIA_NPY)),
         ]
         data = {"seeds": json.dumps(seeds), "num_steps": str(ns), "guidance": repr(g)}
         resp = self._call("POST", "/v1/predict/batch", files=files, data=data)
-        videos = _from_npy(resp.content)
+        videos = array_from_npy_bytes(resp.content)
         expect = (acts.shape[0], acts.shape[1] + 1, *self.spec.resolution, 3)
         if videos.shape != expect or videos.dtype != np.uint8:
             raise RemoteEngineError(
@@ -282,9 +274,9 @@ class RemoteEngine:
         return RemoteState(ids, frames.copy(), seeds, zeros, ns, g, frames.copy(), empty, self)
 
     def _open(self, frames, seeds, ns, g, history) -> list[str]:
-        files = [("frames", ("frames.npy", _npy(frames), MEDIA_NPY))]
+        files = [("frames", ("frames.npy", npy_bytes(frames), MEDIA_NPY))]
         if history is not None:
-            files.append(("history", ("history.npy", _npy(history), MEDIA_NPY)))
+            files.append(("history", ("history.npy", npy_bytes(history), MEDIA_NPY)))
         data = {"seeds": json.dumps(seeds), "num_steps": str(ns), "guidance": repr(g)}
         self._flush_released()
         return self._call("POST", "/v1/engine/start", files=files, data=data).json()["rows"]
@@ -312,7 +304,7 @@ class RemoteEngine:
             data = {"rows": json.dumps(rows), "chunk_index": json.dumps([int(i) for i in state.chunk_index])}
             if _peek:
                 data["peek"] = "1"
-            files = [("actions", ("actions.npy", _npy(acts), MEDIA_NPY))]
+            files = [("actions", ("actions.npy", npy_bytes(acts), MEDIA_NPY))]
             try:
                 resp = self._call("POST", "/v1/engine/step", files=files, data=data)
                 break
@@ -322,7 +314,7 @@ class RemoteEngine:
                 rows = self._rebuild(state, rows)
         else:
             raise RemoteEngineError("the server kept losing this state's rows; giving up after 3 rebuilds")
-        frames = _from_npy(resp.content)
+        frames = array_from_npy_bytes(resp.content)
         if frames.shape != (len(rows), cs, *self.spec.resolution, 3):
             raise RemoteEngineError(f"the server sent frames of shape {frames.shape}")
         if _peek:

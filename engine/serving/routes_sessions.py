@@ -10,9 +10,9 @@ import numpy as np
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 
 from ..engine import EngineState
-from ..validation import as_actions, as_num_steps, as_seed
+from ..validation import as_actions, as_num_steps, as_seed, png_bytes
 from .scheduler import Job
-from .service import Service, check, file_part, int_field, png_bytes, read_form, text_field
+from .service import Service, check, file_part, int_field, read_form, text_field
 from .wire import WireError
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import io
 import math
 import secrets
 import time
@@ -321,14 +320,6 @@ def human_count(n: int) -> str:
         if n >= div:
             return f"{n / div:.1f}{unit}"
     return str(n)
-
-
-def png_bytes(frame: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(frame).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def fields_of(form_data, *names) -> dict:

@@ -23,7 +23,7 @@ import io
 import json
 import tarfile
 
-import numpy as np
+from ..validation import npy_bytes  # noqa: F401 - the wire's .npy encoder
 
 MEDIA_MP4 = "video/mp4"
 MEDIA_NPY = "application/x-npy"
@@ -47,13 +47,6 @@ class WireError(Exception):
     def body(self, request_id: str = "") -> dict:
         err = {"code": self.code, "message": self.message, "request_id": request_id, **self.extra}
         return {"detail": self.message, "error": err}
-
-
-def npy_bytes(arr: np.ndarray) -> bytes:
-    """An array as ``.npy`` bytes."""
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-    return buf.getvalue()
 
 
 def tar_of_mp4s(videos: list[bytes]) -> bytes:
