@@ -32,7 +32,7 @@ bench: setup
 # to 3500 (a warm restart of the cosine schedule), to 4000 inside an 8000-step schedule, to
 # 6500 inside a 6500-step one, and finally to 9500 inside a 9500-step one, which installs it.
 data: setup
-	$(PY) -m dreamgym.toy_data --out runs/data/push_train.npz --episodes 1200 --seed 0
+	$(PY) -m dreamgym.toyworld.episodes --out runs/data/push_train.npz --episodes 1200 --seed 0
 
 retrain: data
 	OMP_NUM_THREADS=1 $(PY) -m engine.training --data runs/data/push_train.npz --spec push-64 --out runs/push64 \

@@ -43,7 +43,7 @@ OUT = ROOT / "benchmarks" / "results" / "bulk_bench.json"
 
 
 def make_source(tmp: Path, episodes: int) -> PerturbedSource:
-    from dreamgym.toy_data import write_episodes
+    from dreamgym.toyworld.episodes import write_episodes
 
     write_episodes(tmp / "eps" / "toy.npz", episodes, seed=777, length=16)
     return PerturbedSource(EpisodeDirSource(tmp / "eps"), k=4, scale=0.05, seed=3, low=-1.0, high=1.0)

@@ -1,6 +1,6 @@
 """Fidelity of the embedded world model against the exact toy world.
 
-On 100 held-out episodes (seeds from ``dreamgym.toy_data.HELDOUT_SEED``, never used in
+On 100 held-out episodes (seeds from ``dreamgym.toyworld.episodes.HELDOUT_SEED``, never used in
 training) the model rolls out 32 frames from the true start frame with the true actions;
 each predicted frame is compared with the simulator's: PSNR, SSIM, and the pusher/block
 position error in pixels (located by colour). Baselines: repeating the start frame, and the
@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dreamgym import toyworld as tw  # noqa: E402
-from dreamgym.toy_data import HELDOUT_SEED, generate_episodes  # noqa: E402
+from dreamgym.toyworld.episodes import HELDOUT_SEED, generate_episodes  # noqa: E402
 from engine import Engine, write_mp4  # noqa: E402
 from engine.metrics import psnr, ssim  # noqa: E402
 

@@ -6,7 +6,7 @@ bound); random shooting, CEM and lattice search at equal rollout budgets; a rand
 as the lower bound. The planner sees only frames, the goal image and the model.
 
 Scorers: reach uses ``GoalDistance`` (pixel L2 after a 6 px Gaussian blur, time-weighted);
-push uses ``dreamgym.toy_scorers.KeypointScorer`` (block/pusher located by colour in the
+push uses ``dreamgym.toyworld.KeypointScorer`` (block/pusher located by colour in the
 predicted frames and the goal image). Pure pixel distance fails on push even with the exact
 model (see docs/planning.md).
 
@@ -32,13 +32,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dreamgym  # noqa: E402
-from dreamgym.push_env import SUCCESS_PX  # noqa: E402
-from dreamgym.tasks import MAX_STEPS, task_episode, task_scorer  # noqa: E402
+from dreamgym.toyworld import (  # noqa: E402
+    MAX_STEPS,
+    SUCCESS_PX,  # noqa: E402
+    seeds,
+    task_episode,
+)
+from examples.toy_tasks import task_scorer  # noqa: E402
 from planners import CEM, MPC, Lattice, RandomShooting, lattice_cem  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-PLAN_SEED = 20_000_000  # episode seeds; disjoint from training (0..) and fidelity (10,000,000..)
+PLAN_SEED = seeds.base("planning_benchmark")  # episode seeds (dreamgym.toyworld.seeds)
 TASKS = {task: {"max_steps": steps} for task, steps in MAX_STEPS.items()}
 HORIZON = 16
 # rollouts per re-plan, the same for every planner: "small" is what this CPU machine can run

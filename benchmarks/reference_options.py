@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _docs import replace_section  # noqa: E402
 from fidelity import rollout_model, summarise  # noqa: E402
 
-from dreamgym.toy_data import HELDOUT_SEED, generate_episodes  # noqa: E402
+from dreamgym.toyworld.episodes import HELDOUT_SEED, generate_episodes  # noqa: E402
 from engine import Engine  # noqa: E402
 from engine.sampling import chunk_noise, denoise_chunk  # noqa: E402
 

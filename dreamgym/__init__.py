@@ -9,8 +9,7 @@ from gymnasium.envs.registration import register, registry
 from . import toyworld
 from .dream_env import DreamEnv
 from .engines import load_start_frames, resolve_engine
-from .push_env import PushEnv
-from .toy_model import ToyWorldModel
+from .toyworld import PushEnv, ToyWorldModel
 from .vector_env import DreamVectorEnv
 from .wrappers import ChunkedEnv, GoalObservation, PerStepAdapter, PerStepVectorAdapter, RecordMP4
 
@@ -22,7 +21,7 @@ if "dreamgym/Dream-v0" not in registry:
         max_episode_steps=16,
     )
 if "dreamgym/Push-v0" not in registry:
-    register(id="dreamgym/Push-v0", entry_point="dreamgym.push_env:PushEnv", max_episode_steps=100)
+    register(id="dreamgym/Push-v0", entry_point="dreamgym.toyworld.env:PushEnv", max_episode_steps=100)
 
 __all__ = [
     "ChunkedEnv",

@@ -36,7 +36,7 @@ then, from any machine that reaches it:
 """
 
 PREDICT_MANY_EXAMPLE = """examples:
-  python -m dreamgym.toy_data --out episodes/toy.npz --episodes 20 --length 16
+  python -m dreamgym.toyworld.episodes --out episodes/toy.npz --episodes 20 --length 16
   dreamgym predict-many episodes/ out/ --k 4 --scale 0.05 --estimate   # rows, frames, engine time
   dreamgym predict-many episodes/ out/ --k 4 --scale 0.05              # videos/, metadata.parquet
   dreamgym predict-many rows/ out/ --url http://127.0.0.1:8000         # on a dreamgym server

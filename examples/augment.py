@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamgym.toy_data import write_episodes
+from dreamgym.toyworld import seeds, write_episodes
 from engine import Engine
 from engine.bulk import (
     EpisodeDirSource,
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     # 1. "real" episodes: the toy world's scripted and random pushes, 16 actions each
     episodes = out / "episodes"
     if not (episodes / "toy.npz").exists():
-        write_episodes(episodes / "toy.npz", args.episodes, seed=40_000_000, length=16)
+        write_episodes(episodes / "toy.npz", args.episodes, seed=seeds.base("examples"), length=16)
     engine = Engine.load("push-64")
     spec = engine.spec
     source = PerturbedSource(

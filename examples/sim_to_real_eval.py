@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dreamgym import ChunkedEnv  # noqa: E402
 from dreamgym import toyworld as tw  # noqa: E402
-from dreamgym.tasks import task_episode  # noqa: E402
+from dreamgym.toyworld import seeds, task_episode  # noqa: E402
 
-EVAL_SEED = 40_000_000
+EVAL_SEED = seeds.base("evaluation")
 
 
 class GoToPolicy:

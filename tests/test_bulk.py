@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def episodes(tmp_path_factory):
     """Three toy-world episodes of 8 actions (one push-64 chunk) in one .npz file."""
-    from dreamgym.toy_data import write_episodes
+    from dreamgym.toyworld.episodes import write_episodes
 
     d = tmp_path_factory.mktemp("episodes")
     write_episodes(d / "toy.npz", 3, seed=123, length=8)
@@ -172,7 +172,7 @@ def test_a_rerun_resumes_without_duplicates(episodes, push, tmp_path):
 
 
 def test_a_run_killed_with_sigkill_resumes_to_a_complete_uncorrupted_set(tmp_path):
-    from dreamgym.toy_data import write_episodes
+    from dreamgym.toyworld.episodes import write_episodes
 
     write_episodes(tmp_path / "eps" / "toy.npz", 6, seed=5, length=8)
     out = tmp_path / "out"

@@ -132,7 +132,7 @@ def test_weighted_sum_and_nan_is_worst():
 
 def test_keypoint_scorer_prefers_the_block_nearer_its_goal():
     from dreamgym import toyworld as tw
-    from dreamgym.toy_scorers import KeypointScorer
+    from dreamgym.toyworld import KeypointScorer
 
     goal = tw.render(np.array([20.0, 20.0, 40.0, 30.0]))[0]
     near = tw.render(np.array([[10.0, 30.0, 36.0, 30.0]]))
@@ -145,7 +145,7 @@ def test_keypoint_scorer_prefers_the_block_nearer_its_goal():
 
 def test_keypoint_scorer_weighting_is_checked_and_a_lost_object_is_worst_not_nan():
     from dreamgym import toyworld as tw
-    from dreamgym.toy_scorers import KeypointScorer
+    from dreamgym.toyworld import KeypointScorer
 
     goal = tw.render(np.array([20.0, 20.0, 40.0, 30.0]))[0]
     with pytest.raises(ValueError, match="weighting must be one of"):

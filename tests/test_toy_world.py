@@ -8,7 +8,7 @@ from gymnasium.utils.env_checker import check_env
 import dreamgym
 from dreamgym import ToyWorldModel
 from dreamgym import toyworld as tw
-from dreamgym.toy_data import generate_episode, generate_episodes
+from dreamgym.toyworld import generate_episode, generate_episodes, seeds
 
 
 def test_simulation_is_deterministic():
@@ -104,3 +104,37 @@ def test_episodes_are_a_function_of_their_seed():
 def test_importing_dreamgym_registers_both_ids():
     assert "dreamgym/Push-v0" in gym.registry and "dreamgym/Dream-v0" in gym.registry
     assert dreamgym.PushEnv is not None
+
+
+def test_seed_ranges_are_disjoint_and_every_purpose_has_one():
+    bases = sorted(seeds.BASES.values())
+    assert len(set(bases)) == len(seeds.PURPOSES)
+    assert all(b - a >= seeds.SPAN for a, b in zip(bases, bases[1:], strict=False))
+    for purpose in seeds.PURPOSES:
+        assert seeds.purpose_of(seeds.seed(purpose, 0)) == purpose
+        assert seeds.purpose_of(seeds.seed(purpose, seeds.SPAN - 1)) == purpose
+    assert seeds.base("training") == 0 and seeds.base("heldout") == 10_000_000  # the shipped model's data
+    assert seeds.base("demo") != seeds.base("replan_benchmark")
+    with pytest.raises(ValueError, match="seed purpose must be one of"):
+        seeds.base("benchmark")
+    with pytest.raises(ValueError, match=r"seed index must be an int in \[0, 10000000\), got 10000000"):
+        seeds.seed("demo", seeds.SPAN)
+
+
+def test_no_code_writes_a_seed_base_by_hand():
+    """Examples, benchmarks and packages ask the registry; a literal multiple of SPAN is a
+    second copy of a base that could collide."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for folder in ("dreamgym", "planners", "examples", "benchmarks"):
+        for path in (root / folder).rglob("*.py"):
+            if path.name == "seeds.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and type(node.value) is int and node.value >= seeds.SPAN:
+                    if node.value % seeds.SPAN == 0:
+                        found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert found == []

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from dreamgym.toy_data import generate_episodes
+from dreamgym.toyworld.episodes import generate_episodes
 from engine import Engine, get_spec
 from engine.training import TrainConfig, Trainer
 

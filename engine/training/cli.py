@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> Path:
     data_path = Path(args.data)
     if not data_path.is_file():
         raise SystemExit(
-            f"data file {data_path} not found; write one with `python -m dreamgym.toy_data --out {data_path}`"
+            f"data file {data_path} not found; write one with `python -m dreamgym.toyworld.episodes --out {data_path}`"
         )
     with np.load(data_path) as d:
         missing = {"frames", "actions"} - set(d.files)

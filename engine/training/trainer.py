@@ -15,7 +15,7 @@ Three phases, each resumable from ``<out>/state_<phase>.pt`` (plain tensors, rel
    weights is what gets saved.
 
 The data: ``frames`` (N, L+1, H, W, 3) uint8 and ``actions`` (N, L, A) float32 (an .npz
-file with those keys, e.g. written by ``python -m dreamgym.toy_data``).
+file with those keys, e.g. written by ``python -m dreamgym.toyworld.episodes``).
 """
 
 from __future__ import annotations

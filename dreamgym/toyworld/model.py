@@ -15,7 +15,8 @@ import numpy as np
 
 from engine import Rollout, RolloutBatch, as_actions, as_frame, as_seed, get_spec
 
-from . import toyworld as tw
+from . import physics as tw
+from . import rendering
 
 
 class ToyWorldModel:
@@ -28,7 +29,7 @@ class ToyWorldModel:
 
     def state_of(self, frame: np.ndarray) -> np.ndarray:
         """The (4,) state shown in ``frame``; ValueError when an object is not visible."""
-        state = tw.locate(frame)
+        state = rendering.locate(frame)
         if not np.isfinite(state).all():
             raise ValueError("the start frame does not show both the pusher and the block")
         return state
@@ -42,7 +43,7 @@ class ToyWorldModel:
         state = self.state_of(frame)
         k, t, _ = acts.shape
         traj = tw.simulate(np.repeat(state[None], k, 0), acts.astype(np.float64))
-        frames = tw.render(traj.reshape(-1, 4)).reshape(k, t, tw.SIZE, tw.SIZE, 3)
+        frames = rendering.render(traj.reshape(-1, 4)).reshape(k, t, tw.SIZE, tw.SIZE, 3)
         wall = time.perf_counter() - t0
         rollouts = [
             Rollout(

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import toyworld as tw
+from . import physics as tw
+from . import rendering
 
 WEIGHTINGS = ("linear", "uniform", "last")
 
@@ -35,14 +36,14 @@ class KeypointScorer:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
         if isinstance(approach, bool) or not isinstance(approach, int | float) or not np.isfinite(approach):
             raise ValueError(f"approach must be a finite number, got {approach!r}")
-        goal = tw.locate(np.asarray(goal_image))
+        goal = rendering.locate(np.asarray(goal_image))
         if not np.isfinite(goal).all():
             raise ValueError("the goal image does not show both the pusher and the block")
         self.goal, self.task, self.approach, self.weighting = goal, task, float(approach), weighting
 
     def __call__(self, frames, actions=None) -> torch.Tensor:
         f = frames.numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
-        s = tw.locate(f)  # (K, T, 4)
+        s = rendering.locate(f)  # (K, T, 4)
         p, b = s[..., :2], s[..., 2:]
         if self.task == "reach":
             d = np.linalg.norm(p - self.goal[:2], axis=-1)

@@ -1,4 +1,4 @@
-"""The toy world: a 2-D tabletop seen from above, simulated exactly and rendered at 64x64.
+"""The toy world's simulator: a 2-D tabletop seen from above, simulated exactly.
 
 A round pusher (radius 4 px) moves with the action, a 2-D velocity in [-1, 1] scaled to at
 most 2 px per frame. A square block (half-size 5 px) moves when the pusher touches it: the
@@ -18,9 +18,6 @@ SIZE = 64
 PUSHER_RADIUS = 4.0
 BLOCK_HALF = 5.0
 SPEED = 2.0  # pixels per frame at |action| = 1
-BACKGROUND = np.array([235.0, 232.0, 220.0])
-BLOCK_COLOR = np.array([40.0, 90.0, 200.0])
-PUSHER_COLOR = np.array([220.0, 50.0, 50.0])
 ACTION_DIM = 2
 
 
@@ -70,54 +67,6 @@ def simulate(state: np.ndarray, actions: np.ndarray) -> np.ndarray:
     for t in range(actions.shape[1]):
         s = step_state(s, actions[:, t])
         out[:, t] = s
-    return out
-
-
-_CENTRES = np.arange(SIZE) + 0.5
-
-
-def render(state: np.ndarray) -> np.ndarray:
-    """Frames (N, 64, 64, 3) uint8 of states (N, 4), anti-aliased by exact edge coverage."""
-    state = np.atleast_2d(np.asarray(state, dtype=np.float64))
-    xs = _CENTRES[None, None, :]
-    ys = _CENTRES[None, :, None]
-    px, py, bx, by = (state[:, i, None, None] for i in range(4))
-    cover_b = np.clip(BLOCK_HALF + 0.5 - np.abs(xs - bx), 0, 1) * np.clip(BLOCK_HALF + 0.5 - np.abs(ys - by), 0, 1)
-    dist = np.sqrt((xs - px) ** 2 + (ys - py) ** 2)
-    cover_p = np.clip(PUSHER_RADIUS + 0.5 - dist, 0, 1)
-    img = BACKGROUND + cover_b[..., None] * (BLOCK_COLOR - BACKGROUND)
-    img = img + cover_p[..., None] * (PUSHER_COLOR - img)
-    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
-
-
-_MIX = np.stack([BLOCK_COLOR - BACKGROUND, PUSHER_COLOR - BACKGROUND], axis=1)  # (3, 2)
-_PINV = np.linalg.pinv(_MIX)  # (2, 3)
-
-
-def coverage(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pixel block and pusher coverage estimated from colour, each (..., H, W) in [0, 1].
-
-    Solves ``pixel - background = u * (block - background) + c * (pusher - background)`` by
-    least squares per pixel, so it works on slightly wrong colours (predicted frames) too.
-    """
-    f = np.asarray(frames, dtype=np.float64) - BACKGROUND
-    uc = f @ _PINV.T
-    return np.clip(uc[..., 0], 0, 1), np.clip(uc[..., 1], 0, 1)
-
-
-def locate(frames: np.ndarray, threshold: float = 0.1) -> np.ndarray:
-    """Estimated states (..., 4) from frames (..., 64, 64, 3): coverage-weighted centroids.
-
-    Returns NaN for an object with no visible coverage.
-    """
-    cb, cp = coverage(frames)
-    out = np.empty((*cb.shape[:-2], 4))
-    for j, c in enumerate((cp, cb)):
-        w = np.where(c >= threshold, c, 0.0)
-        total = w.sum(axis=(-1, -2))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[..., 2 * j] = (w * _CENTRES[None, :]).sum(axis=(-1, -2)) / total
-            out[..., 2 * j + 1] = (w * _CENTRES[:, None]).sum(axis=(-1, -2)) / total
     return out
 
 

@@ -1,5 +1,6 @@
-"""Seeded reach and push tasks in the toy world (start state, goal state), and the scorer
-that suits each one. Used by the MPC demo and the planning benchmark.
+"""Seeded reach and push tasks in the toy world (start state, goal state). Used by the MPC
+demo, the planning benchmarks and policy evaluation; episode series are indexed within a
+purpose's seed range (:mod:`dreamgym.toyworld.seeds`).
 
 * reach: the pusher must end within 3 px of a goal position at least 12 px away.
 * push: the block must end within 4 px of a goal 8-16 px away, reachable by pushing (the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import toyworld as tw
+from . import physics as tw
 
 TASK_IDS = {"reach": 0, "push": 1}
 MAX_STEPS = {"reach": 48, "push": 80}
@@ -43,16 +44,10 @@ def sample_task(task: str, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
 
 
 def task_episode(task: str, index: int, base_seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Episode ``index`` of a fixed series: a pure function of (task, index, base_seed)."""
+    """Episode ``index`` of a fixed series: a pure function of (task, index, base_seed).
+
+    ``base_seed`` is a purpose's base, ``seeds.base("demo")`` for example.
+    """
+    if task not in TASK_IDS:
+        raise ValueError(f"task must be one of {sorted(TASK_IDS)}, got {task!r}")
     return sample_task(task, np.random.default_rng([base_seed, TASK_IDS[task], index]))
-
-
-def task_scorer(task: str, goal_image: np.ndarray):
-    """The scorer used for ``task``: blurred pixel distance for reach, keypoints for push."""
-    if task == "reach":
-        from planners.scorers import GoalDistance
-
-        return GoalDistance(goal_image, blur_sigma=6.0, weighting="linear")
-    from .toy_scorers import KeypointScorer
-
-    return KeypointScorer(goal_image, "push", approach=0.5, weighting="last")

@@ -3,14 +3,14 @@
 Two behaviours are mixed so that contact is common: smooth random motion (an
 Ornstein-Uhlenbeck process on the velocity) and scripted pushes (go behind the block,
 then push it in a random direction, with noise). Every episode is a pure function of its
-seed: ``episode_seed(base, i)``.
+seed: ``episode_seed(base, i)``, with ``base`` a purpose's base in :mod:`.seeds`.
 
 File layout (``np.load``): ``frames`` (N, T+1, 64, 64, 3) uint8, ``actions`` (N, T, 2)
 float32, ``states`` (N, T+1, 4) float64, ``seeds`` (N,) int64.
 
 Command line::
 
-    python -m dreamgym.toy_data --out data/push_train.npz --episodes 1000 --seed 0
+    python -m dreamgym.toyworld.episodes --out data/push_train.npz --episodes 1000 --seed 0
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ import numpy as np
 
 from engine.files import atomic_write_bytes
 
-from . import toyworld as tw
+from . import physics as tw
+from . import rendering, seeds
 
-TRAIN_SEED = 0
-HELDOUT_SEED = 10_000_000  # held-out evaluation seeds start here; training never uses them
+TRAIN_SEED = seeds.base("training")
+HELDOUT_SEED = seeds.base("heldout")  # held-out evaluation seeds start here; training never uses them
 
 
 def _scripted_actions(rng: np.random.Generator, state: np.ndarray, length: int) -> np.ndarray:
@@ -63,6 +64,9 @@ def _random_actions(rng: np.random.Generator, length: int) -> np.ndarray:
 
 
 def episode_seed(base: int, index: int) -> int:
+    """Seed of episode ``index`` of the series starting at ``base`` (within one seed range)."""
+    if not 0 <= int(index) < seeds.SPAN:
+        raise ValueError(f"episode index must lie in [0, {seeds.SPAN}), got {index}")
     return int(base) + int(index)
 
 
@@ -76,7 +80,7 @@ def generate_episode(seed: int, length: int = 32) -> tuple[np.ndarray, np.ndarra
         actions = _random_actions(rng, length)
     actions = actions.astype(np.float32)
     states = np.concatenate([s0[None], tw.simulate(s0[None], actions[None].astype(np.float64))[0]])
-    return tw.render(states), actions, states
+    return rendering.render(states), actions, states
 
 
 def generate_episodes(n: int, *, seed: int = TRAIN_SEED, length: int = 32) -> dict[str, np.ndarray]:

@@ -19,7 +19,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from . import toyworld as tw
+from . import physics as tw
+from . import rendering
 
 TASKS = ("push", "reach")
 SUCCESS_PX = {"reach": 3.0, "push": 4.0}
@@ -64,7 +65,7 @@ class PushEnv(gym.Env):
         return {
             "state": self._state.copy(),
             "goal_state": self._goal.copy(),
-            "goal_image": tw.render(self._goal)[0],
+            "goal_image": rendering.render(self._goal)[0],
             "task": self.task,
             "distance": dist,
             "is_success": bool(dist <= SUCCESS_PX[self.task]),
@@ -83,7 +84,7 @@ class PushEnv(gym.Env):
             raise ValueError(f"unknown reset options {sorted(options)}; expected 'state', 'goal', 'task'")
         self._state = _as_state(state, "state") if state is not None else tw.random_states(self.np_random, 1)[0]
         self._goal = _as_state(goal, "goal") if goal is not None else tw.random_states(self.np_random, 1)[0]
-        self._frame = tw.render(self._state)[0]
+        self._frame = rendering.render(self._state)[0]
         return self._frame.copy(), self._info()
 
     def step(self, action):
@@ -95,7 +96,7 @@ class PushEnv(gym.Env):
         if (a < -1).any() or (a > 1).any():
             raise ValueError(f"action must lie within [-1, 1], got {a.tolist()}")
         self._state = tw.step_state(self._state[None], a[None].astype(np.float64))[0]
-        self._frame = tw.render(self._state)[0]
+        self._frame = rendering.render(self._state)[0]
         info = self._info()
         return self._frame.copy(), -info["distance"], bool(info["is_success"]), False, info
 

@@ -1,0 +1,55 @@
+"""The toy world: an exact 2-D push world that plays "the real robot" for the world model.
+
+* :mod:`.physics` — the simulator (state ``(N, 4)`` ``[pusher_x, pusher_y, block_x, block_y]``).
+* :mod:`.rendering` — 64x64 frames of states, and the colour locator that reads states back.
+* :mod:`.env` — ``dreamgym/Push-v0`` (:class:`PushEnv`), one action per step.
+* :mod:`.model` — :class:`ToyWorldModel`, the exact RolloutModel with push-64's conventions.
+* :mod:`.episodes` — the dataset writer (``python -m dreamgym.toyworld.episodes``).
+* :mod:`.tasks` — seeded reach and push tasks (start state, goal state).
+* :mod:`.scorer` — :class:`KeypointScorer`, a frame-only planning scorer for the tasks.
+* :mod:`.seeds` — the one registry of seed ranges (training, held-out, benchmarks, demo,
+  evaluation), disjoint by construction.
+
+The simulator and renderer names are re-exported here, so ``from dreamgym import toyworld as
+tw; tw.render(tw.simulate(...))`` reads as one module.
+"""
+
+from . import seeds
+from .env import SUCCESS_PX, TASKS, PushEnv, task_distance
+from .episodes import generate_episode, generate_episodes, write_episodes
+from .model import ToyWorldModel
+from .physics import ACTION_DIM, BLOCK_HALF, PUSHER_RADIUS, SIZE, SPEED, random_states, simulate, step_state
+from .rendering import BACKGROUND, BLOCK_COLOR, PUSHER_COLOR, coverage, locate, render
+from .scorer import KeypointScorer
+from .tasks import MAX_STEPS, TASK_IDS, sample_task, task_episode
+
+__all__ = [
+    "ACTION_DIM",
+    "BACKGROUND",
+    "BLOCK_COLOR",
+    "BLOCK_HALF",
+    "MAX_STEPS",
+    "PUSHER_COLOR",
+    "PUSHER_RADIUS",
+    "SIZE",
+    "SPEED",
+    "SUCCESS_PX",
+    "TASKS",
+    "TASK_IDS",
+    "KeypointScorer",
+    "PushEnv",
+    "ToyWorldModel",
+    "coverage",
+    "generate_episode",
+    "generate_episodes",
+    "locate",
+    "random_states",
+    "render",
+    "sample_task",
+    "seeds",
+    "simulate",
+    "step_state",
+    "task_distance",
+    "task_episode",
+    "write_episodes",
+]
