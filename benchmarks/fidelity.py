@@ -28,16 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dreamgym import toyworld as tw  # noqa: E402
 from dreamgym.toyworld.episodes import HELDOUT_SEED, generate_episodes  # noqa: E402
 from engine import Engine, write_mp4  # noqa: E402
-from engine.metrics import psnr, ssim  # noqa: E402
+from engine.metrics import psnr, ssim_frames  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def ssim_frames(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    shape = a.shape[:-3]
-    ta = torch.from_numpy(a.reshape(-1, *a.shape[-3:])).permute(0, 3, 1, 2).float() / 255
-    tb = torch.from_numpy(b.reshape(-1, *b.shape[-3:])).permute(0, 3, 1, 2).float() / 255
-    return ssim(ta, tb).numpy().reshape(shape)
 
 
 def rollout_model(eng: Engine, frames0: np.ndarray, actions: np.ndarray, seed: int, num_steps=None) -> np.ndarray:
