@@ -322,3 +322,34 @@ def video_metrics(candidate, reference, lpips: LPIPS | None = None, skip_start: 
         if k in out:
             out[f"{k}_mean"] = float(out[k].mean())
     return out
+
+
+class QualityThresholds:
+    """Pass/fail limits on a video's mean metrics (``None``: not checked): ``min_psnr`` (dB),
+    ``min_ssim``, ``max_lpips``. :meth:`failures` lists what a result breaks, in words; the
+    quality gate (``dreamgym gate``) judges with it, and so should any other quality check."""
+
+    def __init__(self, min_psnr: float | None = None, min_ssim: float | None = None, max_lpips: float | None = None):
+        for name, v in (("min_psnr", min_psnr), ("min_ssim", min_ssim), ("max_lpips", max_lpips)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v)):
+                raise ValueError(f"{name} must be a finite number or None, got {v!r}")
+        self.min_psnr, self.min_ssim, self.max_lpips = min_psnr, min_ssim, max_lpips
+
+    @property
+    def needs_lpips(self) -> bool:
+        return self.max_lpips is not None
+
+    def as_dict(self) -> dict:
+        return {"min_psnr": self.min_psnr, "min_ssim": self.min_ssim, "max_lpips": self.max_lpips}
+
+    def failures(self, metrics: dict) -> list[str]:
+        """What ``metrics`` (``psnr_mean``, ``ssim_mean``, ``lpips_mean``) breaks, e.g.
+        ``["PSNR 21.30 dB < 30"]``; empty when it passes."""
+        out = []
+        if self.min_psnr is not None and not metrics["psnr_mean"] >= self.min_psnr:
+            out.append(f"PSNR {metrics['psnr_mean']:.2f} dB < {self.min_psnr:g}")
+        if self.min_ssim is not None and not metrics["ssim_mean"] >= self.min_ssim:
+            out.append(f"SSIM {metrics['ssim_mean']:.4f} < {self.min_ssim:g}")
+        if self.max_lpips is not None and not metrics["lpips_mean"] <= self.max_lpips:
+            out.append(f"LPIPS {metrics['lpips_mean']:.4f} > {self.max_lpips:g}")
+        return out
