@@ -237,8 +237,13 @@ def cmd_serve(args) -> int:
             max_sessions=args.max_sessions,
             session_ttl_s=args.session_ttl,
             price_per_frame_usd=args.price_per_frame,
+            lpips_weights=args.lpips_weights,
         )
-    except ValueError as e:
+        if args.lpips_weights is not None:
+            from engine.metrics import find_backbone
+
+            find_backbone("vgg", args.lpips_weights)
+    except (ValueError, FileNotFoundError) as e:
         raise InputError(str(e)) from None
     try:
         eng = Engine.load(args.model, weights=args.weights, device=args.device, threads=args.threads)
@@ -469,6 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-sessions", type=int, default=1024, help="open session rows (default 1024)")
     sv.add_argument("--session-ttl", type=float, default=600.0, help="idle seconds before a session closes")
     sv.add_argument("--price-per-frame", type=float, default=0.0, help="USD per frame reported to clients (default 0)")
+    sv.add_argument(
+        "--lpips-weights", default=None, help="VGG-16 checkpoint for the LPIPS of score=True rollouts (file or folder)"
+    )
     sv.add_argument("--ready-file", default=None, help="write the URL to this file once ready")
     sv.set_defaults(func=cmd_serve)
     pm = sub.add_parser(

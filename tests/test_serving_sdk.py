@@ -73,6 +73,26 @@ def test_model_handle_predict_uses_the_rollouts_envelope_and_its_video_link(clie
     assert rollout.mp4_bytes() == push.predict(frame, plan, seed=2).mp4_bytes()
 
 
+def test_score_true_rates_a_rollout_against_the_spec_settings_with_the_gates_metrics(client, push, plan):
+    """score=True: psnr_db / ssim (and lpips with a local VGG backbone, absent here) of the
+    rollout against the same rollout at the spec's own num_steps and guidance, computed by
+    engine.metrics.video_metrics, the code behind ``dreamgym gate``."""
+    from engine.metrics import video_metrics
+
+    handle = client.models.get("push-64")
+    frame = push.example_frames[4]
+    same = handle.predict(start_frame=frame, actions=plan, seed=2, score=True)
+    assert same.psnr_db == pytest.approx(10 * np.log10(255**2 / 1e-10), abs=1e-3) and same.ssim == 1.0
+    assert same.lpips in (None, 0.0)  # None unless this machine holds vgg16-397923af.pth
+    fewer = handle.predict(start_frame=frame, actions=plan, seed=2, num_steps=1, score=True)
+    fast, base = push.predict(frame, plan, seed=2, num_steps=1), push.predict(frame, plan, seed=2)
+    expected = video_metrics(fast.video, base.video)
+    assert fewer.psnr_db == pytest.approx(expected["psnr_mean"], abs=1e-3) and fewer.psnr_db < 60
+    assert fewer.ssim == pytest.approx(expected["ssim_mean"], abs=1e-5) and fewer.ssim < 1.0
+    plain = handle.predict(start_frame=frame, actions=plan, seed=2)
+    assert plain.psnr_db is None and plain.ssim is None
+
+
 def test_model_handle_predict_batch_unpacks_k_mp4s_in_order(client, push, plan):
     frame = push.example_frames[5]
     cands = np.stack([plan, -plan, 0.5 * plan])

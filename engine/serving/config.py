@@ -27,6 +27,9 @@ class ServerConfig:
             idle time after which one is dropped.
         price_per_frame_usd: reported in ``X-DreamEngine-Estimated-Charge-USD`` and
             ``/v1/specs`` (0: a local server charges nothing).
+        lpips_weights: the VGG-16 checkpoint for the LPIPS of ``score=True`` rollouts (file
+            or folder); None looks in ``$DREAMGYM_LPIPS_DIR`` and torch hub's cache, and
+            without one ``lpips`` stays null (PSNR and SSIM are always computed).
     """
 
     api_key: str | None = None
@@ -43,6 +46,7 @@ class ServerConfig:
     session_ttl_s: float = 600.0
     price_per_frame_usd: float = 0.0
     idempotency_entries: int = 1024
+    lpips_weights: str | None = None
 
     def __post_init__(self) -> None:
         for key in ("max_body_bytes", "max_candidates", "max_frames", "max_image_pixels", "max_queue"):

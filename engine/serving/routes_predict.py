@@ -122,10 +122,9 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             raise WireError(
                 422, "model_not_active", f"model {slug!r} is not served here; this server serves {svc.spec.name!r}"
             )
-        if params.get("score"):
-            raise WireError(
-                422, "not_offered", "score=True is not offered yet: this server computes no quality metrics"
-            )
+        score = params.get("score", False)
+        if not isinstance(score, bool):
+            raise WireError(422, "invalid_field", f"score must be true or false, got {score!r}")
         if params.get("webhook_url") is not None:
             raise WireError(422, "not_offered", "webhook_url is not offered: poll GET /v1/rollouts/{id} instead")
         mode = params.get("mode", "sync")
@@ -137,7 +136,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         check(engine._check_noise_range, [seed], [acts.shape[0] // svc.spec.chunk_size - 1])
         base = str(request.base_url).rstrip("/")
         rid = "rollout_" + uuid.uuid4().hex
-        fingerprint = digest("/v1/rollouts", frame.tobytes(), acts.tobytes(), acts.shape, seed, ns, g, mode)
+        fingerprint = digest("/v1/rollouts", frame.tobytes(), acts.tobytes(), acts.shape, seed, ns, g, mode, score)
 
         async def work() -> StoredRollout:
             job = Job(chunks=svc.chunks(acts[None]), num_steps=ns, guidance=g, start_frames=frame[None], seeds=[seed])
@@ -145,7 +144,25 @@ def add_routes(app: FastAPI, svc: Service) -> None:
             video = svc.videos(frame, result.frames)[0]
             mp4 = await asyncio.to_thread(encode_mp4, video, svc.spec.fps)
             expires = int(time.time()) + 3600
-            env = envelope(rid, seed, len(video), base, expires, result.wall_s * 1000, "succeeded")
+            wall = result.wall_s
+            quality = {}
+            if score:  # against the same rollout with the spec's own settings ("the base spec")
+                base_ns, base_g = svc.knobs(None, None)
+                base_video = video
+                if (ns, g) != (base_ns, base_g):
+                    base_job = Job(
+                        chunks=svc.chunks(acts[None]),
+                        num_steps=base_ns,
+                        guidance=base_g,
+                        start_frames=frame[None],
+                        seeds=[seed],
+                    )
+                    base_result = await svc.run(request if mode == "sync" else None, base_job)
+                    base_video = svc.videos(frame, base_result.frames)[0]
+                    wall += base_result.wall_s
+                quality = await asyncio.to_thread(svc.quality, video, base_video)
+            env = envelope(rid, seed, len(video), base, expires, wall * 1000, "succeeded")
+            env.update(quality)
             return StoredRollout(env, mp4)
 
         def envelope(rid, seed, frames, base, expires, wall_ms, state) -> dict:

@@ -129,6 +129,28 @@ class Service:
         )
         self.latencies: list[float] = []
         self.params = sum(p.numel() for m in (engine.vae, engine.dit) for p in m.parameters())
+        self._lpips = None
+        self._lpips_tried = False
+
+    def quality(self, video: np.ndarray, base_video: np.ndarray) -> dict:
+        """``psnr_db`` / ``ssim`` / ``lpips`` of a rollout against the same rollout with the spec's
+        own settings (``score=True``), from :func:`engine.metrics.video_metrics`, the code the
+        quality gate uses. ``lpips`` is None without a local VGG backbone."""
+        from ..metrics import LPIPS, video_metrics
+
+        if not self._lpips_tried:
+            self._lpips_tried = True
+            try:
+                self._lpips = LPIPS("vgg", backbone=self.config.lpips_weights)
+            except FileNotFoundError:
+                if self.config.lpips_weights is not None:
+                    raise
+        m = video_metrics(video, base_video, lpips=self._lpips)
+        return {
+            "psnr_db": round(m["psnr_mean"], 4),
+            "ssim": round(m["ssim_mean"], 6),
+            "lpips": round(m["lpips_mean"], 6) if "lpips_mean" in m else None,
+        }
 
     def open(self) -> None:
         c = self.config
