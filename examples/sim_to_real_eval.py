@@ -1,11 +1,14 @@
-"""One policy, two worlds: evaluate it in the dream env (the world model) and in the exact
-toy world ("the real robot"), from the same start frames, and print success side by side.
+"""Policies, two worlds: evaluate push policies in the dream env (the world model) and in the
+exact toy world ("the real robot") from the same start states and goals, and see whether the
+world model ranks them the way reality does.
 
-The policy is a chunk policy (frame -> (chunk_size, 2) actions): it finds the pusher in the
-frame by colour and heads for the goal position. Both envs take the same chunks (the toy
-world through ``ChunkedEnv``) and success is judged the same way, from frames.
+The policies come from the toy world's zoo (frame-based push controllers of graded quality,
+go-to-goal, random); ``dreamgym.evaluation.evaluate_policies`` runs them, judges success in the
+dream from frames only and writes ``eval_info.json`` (LeRobot's layout), ``report.md`` and
+``scatter.png`` to ``--out``. benchmarks/policy_eval.py is the full-size run (docs/evaluation.md).
 
-    python examples/sim_to_real_eval.py --episodes 20
+    python examples/sim_to_real_eval.py --episodes 10 --out out/sim_to_real
+    python examples/sim_to_real_eval.py --policies push,random --episodes 3
 """
 
 import argparse
@@ -13,67 +16,44 @@ import sys
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dreamgym import ChunkedEnv  # noqa: E402
-from dreamgym import toyworld as tw  # noqa: E402
-from dreamgym.toyworld import seeds, task_episode  # noqa: E402
-
-EVAL_SEED = seeds.base("evaluation")
-
-
-class GoToPolicy:
-    """Head for ``goal`` (x, y) at a fixed gain, from the pusher position seen in the frame."""
-
-    def __init__(self, goal, chunk_size: int = 8, gain: float = 0.35):
-        self.goal, self.chunk_size, self.gain = np.asarray(goal, float), chunk_size, gain
-
-    def __call__(self, frame):
-        p = tw.locate(frame)[:2]
-        if not np.isfinite(p).all():
-            return np.zeros((self.chunk_size, 2), np.float32)
-        acts, pos = [], p.copy()
-        for _ in range(self.chunk_size):  # open loop inside the chunk, assuming 2 px per unit action
-            a = np.clip(self.gain * (self.goal - pos), -1, 1)
-            acts.append(a)
-            pos = pos + tw.SPEED * a
-        return np.asarray(acts, np.float32)
-
-
-def reached(frames, goal, tol=3.0):
-    p = tw.locate(frames[-1])[:2]
-    return bool(np.isfinite(p).all() and np.linalg.norm(p - goal) <= tol)
-
-
-def run(env, policy, goal, start_options, chunks=5):
-    obs, _ = env.reset(seed=0, options=start_options)
-    for _ in range(chunks):
-        obs, _, terminated, truncated, info = env.step(policy(obs))
-        if reached(info["frames"], goal):
-            return True
-    return False
+from dreamgym import ChunkedEnv, DreamEnv  # noqa: E402
+from dreamgym.evaluation import evaluate_policies  # noqa: E402
+from dreamgym.toyworld import seeds  # noqa: E402
+from dreamgym.toyworld.policies import FrameSuccess, policy_zoo, reset_options  # noqa: E402
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--episodes", type=int, default=20)
+    zoo = policy_zoo()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--episodes", type=int, default=10, help="episodes per policy")
+    ap.add_argument("--policies", default=",".join(zoo), help=f"comma-separated, of: {', '.join(zoo)}")
+    ap.add_argument("--max-frames", type=int, default=32, help="frame budget of an episode (default 32)")
     ap.add_argument("--engine", default="push-64")
+    ap.add_argument("--out", default="out/sim_to_real")
     args = ap.parse_args(argv)
-    dream = gym.make("dreamgym/Dream-v0", engine=args.engine)
-    real = ChunkedEnv(gym.make("dreamgym/Push-v0", task="reach", max_episode_steps=10_000), chunk_size=8)
-    wins = {"dream": 0, "real": 0}
-    for ep in range(args.episodes):
-        start, goal = task_episode("reach", ep, EVAL_SEED)
-        policy = GoToPolicy(goal[:2])
-        frame = tw.render(start)[0]
-        wins["dream"] += run(dream, policy, goal[:2], {"start_frame": frame})
-        wins["real"] += run(real, policy, goal[:2], {"state": start, "goal": goal})
-    n = args.episodes
-    print(f"{'':12s}{'dream env':>12s}{'toy world':>12s}")
-    print(f"{'success':12s}{wins['dream'] / n:>12.2f}{wins['real'] / n:>12.2f}   ({n} episodes, same starts)")
-    return {name: w / n for name, w in wins.items()}
+    names = [n for n in args.policies.split(",") if n]
+    unknown = sorted(set(names) - set(zoo))
+    if unknown or not names:
+        ap.error(f"--policies must name some of {list(zoo)}, got {args.policies!r}")
+    dream = DreamEnv(engine=args.engine)
+    real = ChunkedEnv(gym.make("dreamgym/Push-v0", task="push", max_episode_steps=10_000), dream.spec_model.chunk_size)
+    ev = evaluate_policies(
+        {n: zoo[n] for n in names},
+        dream,
+        real,
+        episodes=args.episodes,
+        seed=0,
+        max_frames=args.max_frames,
+        real_options=reset_options("push", seeds.base("evaluation")),
+        dream_success=FrameSuccess("push"),
+    )
+    paths = ev.write(args.out)
+    print(ev.markdown())
+    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    return ev
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@
 * :mod:`.episodes` — the dataset writer (``python -m dreamgym.toyworld.episodes``).
 * :mod:`.tasks` — seeded reach and push tasks (start state, goal state).
 * :mod:`.scorer` — :class:`KeypointScorer`, a frame-only planning scorer for the tasks.
+* :mod:`.policies` — a zoo of frame-based push policies of graded quality and the frame-only
+  success judge, for sim-to-real policy evaluation.
 * :mod:`.seeds` — the one registry of seed ranges (training, held-out, benchmarks, demo,
   evaluation), disjoint by construction.
 
