@@ -58,13 +58,20 @@ def reset_options(task: str, base_seed: int):
     return options
 
 
-def _read(obs) -> tuple[np.ndarray, np.ndarray] | None:
-    """(state (4,), goal block (2,)) located in the observation, or None when not visible."""
+def _chunk(obs, chunk_size: int, action) -> np.ndarray:
+    """``chunk_size`` actions planned open loop on a copy of the physics from the state seen in
+    the observation: ``action(state (4,), goal block (2,)) -> (2,)`` per step, clipped to
+    [-1, 1]. Zeros when the pusher, the block or the goal cannot be located."""
     state = locate(np.asarray(obs["observation"]))
     goal = locate(np.asarray(obs["desired_goal"]))[2:]
+    out = np.zeros((chunk_size, 2))
     if not (np.isfinite(state).all() and np.isfinite(goal).all()):
-        return None
-    return state, goal
+        return out.astype(np.float32)
+    s = state[None].copy()
+    for t in range(chunk_size):
+        out[t] = np.clip(action(s[0], goal), -1, 1)
+        s = tw.step_state(s, out[t][None])
+    return out.astype(np.float32)
 
 
 class PushController:
@@ -107,18 +114,11 @@ class PushController:
         return np.clip(self.gain * (target - p), -1, 1)
 
     def __call__(self, obs) -> np.ndarray:
-        read = _read(obs)
-        if read is None:
-            return np.zeros((self.chunk_size, 2), np.float32)
-        s, goal = read[0][None].copy(), read[1]
-        out = np.zeros((self.chunk_size, 2))
-        for t in range(self.chunk_size):
-            a = self._action(s[0], goal)
-            if self.noise > 0:
-                a = a + self.noise * self.rng.normal(size=2)
-            out[t] = np.clip(a, -1, 1)
-            s = tw.step_state(s, out[t][None])
-        return out.astype(np.float32)
+        def act(state, goal):
+            a = self._action(state, goal)
+            return a + self.noise * self.rng.normal(size=2) if self.noise > 0 else a
+
+        return _chunk(obs, self.chunk_size, act)
 
 
 class GoToGoal:
@@ -128,15 +128,7 @@ class GoToGoal:
         self.chunk_size, self.gain = int(chunk_size), float(gain)
 
     def __call__(self, obs) -> np.ndarray:
-        read = _read(obs)
-        if read is None:
-            return np.zeros((self.chunk_size, 2), np.float32)
-        s, goal = read[0][None].copy(), read[1]
-        out = np.zeros((self.chunk_size, 2))
-        for t in range(self.chunk_size):
-            out[t] = np.clip(self.gain * (goal - s[0, :2]), -1, 1)
-            s = tw.step_state(s, out[t][None])
-        return out.astype(np.float32)
+        return _chunk(obs, self.chunk_size, lambda state, goal: self.gain * (goal - state[:2]))
 
 
 class RandomPolicy:
