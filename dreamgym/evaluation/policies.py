@@ -188,13 +188,16 @@ class PolicyEvaluation:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6.0, 5.6), dpi=110)
+        fig, ax = plt.subplots(figsize=(6.4, 5.8), dpi=110)
         ax.plot([0, 1], [0, 1], color="0.7", lw=1, ls="--", zorder=0)
+        labels: dict[tuple[float, float], list[str]] = {}
         for p in self.policies:
             x, y = p.rate("real"), p.rate("dream")
             (xl, xh), (yl, yh) = p.interval("real"), p.interval("dream")
-            ax.errorbar(x, y, xerr=[[x - xl], [xh - x]], yerr=[[y - yl], [yh - y]], fmt="o", ms=6, capsize=3)
-            ax.annotate(p.name, (x, y), textcoords="offset points", xytext=(6, -12), fontsize=8)
+            ax.errorbar(x, y, xerr=[[x - xl], [xh - x]], yerr=[[y - yl], [yh - y]], fmt="o", ms=6, capsize=3, alpha=0.8)
+            labels.setdefault((x, y), []).append(p.name)
+        for (x, y), names in labels.items():  # policies on one point share one label
+            ax.annotate(", ".join(names), (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
         c = self.correlations
         ax.set_title(f"{title}\nPearson {c['pearson']:.2f}, Spearman {c['spearman']:.2f}, MMRV {self.mmrv:.3f}")
         ax.set_xlabel(f"real success ({self.episodes} episodes, Wilson 95% CI)")
