@@ -19,6 +19,7 @@ benchmarks/results/policy_eval.json, docs/evaluation.md (with docs/img/policy_ev
 
     python benchmarks/policy_eval.py                      # about 15 minutes on 2 cores
     python benchmarks/policy_eval.py --episodes 5 --out /tmp/pe --no-docs   # a quick look
+    python benchmarks/policy_eval.py --render-only   # docs and plot again from the saved results
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import dreamgym  # noqa: E402, F401
 from dreamgym import ChunkedEnv, DreamEnv  # noqa: E402
-from dreamgym.evaluation import evaluate_policies  # noqa: E402
+from dreamgym.evaluation import PolicyEvaluation, evaluate_policies  # noqa: E402
 from dreamgym.toyworld import KeypointScorer, ToyWorldModel, generate_episodes, seeds  # noqa: E402
 from dreamgym.toyworld.policies import FrameSuccess, policy_zoo, reset_options  # noqa: E402
 from engine import Engine  # noqa: E402
@@ -109,10 +110,10 @@ def write_docs(ev, quality: dict, args, scatter: Path) -> None:
     c = ev.correlations
     target = "met" if c["pearson"] >= 0.9 and c["spearman"] >= 0.85 else "not met"
     lp_label = (
-        "VGG LPIPS with the real ImageNet backbone"
+        f"VGG LPIPS with the real ImageNet backbone ({quality['lpips_weights']})"
         if quality["lpips_real_weights"]
-        else "LPIPS with a RANDOM VGG backbone (no local copy of the ImageNet weights here): comparable only "
-        "between runs of this benchmark, not with published LPIPS values"
+        else "computed with a RANDOM VGG backbone (seed 0; no local copy of the ImageNet weights here), so it is "
+        "comparable only between runs of this benchmark, not with published LPIPS values"
     )
     text = f"""# Evaluation: does the world model rank policies like the real robot?
 
@@ -155,7 +156,7 @@ batched rollout from each true start frame (`engine.metrics`; frame 0 left out):
 |---:|---:|---:|
 | {quality["psnr_mean"]:.2f} | {quality["ssim_mean"]:.4f} | {quality["lpips_vgg_mean"]:.4f} |
 
-LPIPS: {lp_label} ({quality["lpips_weights"]}).
+LPIPS: {lp_label}.
 Per-step values are in `benchmarks/results/policy_eval.json`.
 """
     atomic_write_bytes(ROOT / "docs" / "evaluation.md", text.encode())
@@ -170,7 +171,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--mpc", action="store_true", help="also evaluate the MPC policy (needs ~80 frames to succeed)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "policy_eval"))
     ap.add_argument("--no-docs", action="store_true")
+    ap.add_argument("--render-only", action="store_true", help="rewrite the docs and plot from the saved results")
     args = ap.parse_args(argv)
+    if args.render_only:
+        saved = json.loads((ROOT / "benchmarks" / "results" / "policy_eval.json").read_text())
+        ev = PolicyEvaluation.from_eval_info(json.loads((Path(args.out) / "eval_info.json").read_text()))
+        args.episodes, args.max_frames = ev.episodes, ev.max_frames
+        write_docs(ev, saved["video_quality"], args, ev.plot(Path(args.out) / "scatter.png"))
+        return saved
 
     engine = Engine.load(args.engine)
     policies = policy_zoo(engine.spec.chunk_size)

@@ -12,6 +12,7 @@ from PIL import Image
 import dreamgym  # noqa: F401
 from dreamgym import ChunkedEnv, DreamEnv, PerStepAdapter
 from dreamgym.evaluation import (
+    PolicyEvaluation,
     evaluate_policies,
     mmrv,
     pairwise_rank_agreement,
@@ -145,6 +146,8 @@ def test_evaluate_policies_pairs_episodes_and_reports(small_eval, tmp_path):
     assert "| push |" in table and "Pearson r =" in table and "MMRV" in table
     with Image.open(paths["scatter"]) as im:
         assert im.format == "PNG" and im.size[0] > 300
+    reloaded = PolicyEvaluation.from_eval_info(info)
+    assert reloaded.markdown() == ev.markdown() and reloaded.eval_info() == json.loads(json.dumps(ev.eval_info()))
 
 
 def test_per_step_policies_run_through_the_adapter(push):

@@ -178,6 +178,36 @@ class PolicyEvaluation:
             **({"notes": self.notes} if self.notes else {}),
         }
 
+    @classmethod
+    def from_eval_info(cls, info: dict) -> PolicyEvaluation:
+        """Rebuild an evaluation from its :meth:`eval_info` (e.g. a saved ``eval_info.json``),
+        to re-plot it or compare it with another run."""
+
+        def episodes(block: dict) -> list[EpisodeResult]:
+            return [
+                EpisodeResult(e["episode_ix"], e["seed"], e["success"], e["frames"], e["sum_reward"], e["max_reward"])
+                for e in block["per_episode"]
+            ]
+
+        def number(v):
+            if isinstance(v, list):
+                return tuple(number(x) for x in v)
+            return math.nan if v is None else v
+
+        s2r = info["sim_to_real"]
+        keys = [k for k in s2r if k.startswith(("pearson", "spearman", "bootstrap", "policies"))]
+        return cls(
+            policies=[PolicyResult(n, episodes(w["dream"]), episodes(w["real"])) for n, w in info["policies"].items()],
+            correlations={k: number(s2r[k]) for k in keys},
+            mmrv=number(s2r["mmrv"]),
+            pairwise_rank_agreement=number(s2r["pairwise_rank_agreement"]),
+            episodes=s2r["episodes"],
+            seed=s2r["seed"],
+            max_frames=s2r["max_frames"],
+            wall_s=s2r["eval_s"],
+            notes=info.get("notes", {}),
+        )
+
     def plot(self, path: str | os.PathLike, title: str = "dream vs real success") -> Path:
         """A scatter PNG: real success (x) against dream success (y), Wilson 95% error bars,
         the diagonal, one labelled point per policy."""
@@ -196,8 +226,10 @@ class PolicyEvaluation:
             (xl, xh), (yl, yh) = p.interval("real"), p.interval("dream")
             ax.errorbar(x, y, xerr=[[x - xl], [xh - x]], yerr=[[y - yl], [yh - y]], fmt="o", ms=6, capsize=3, alpha=0.8)
             labels.setdefault((x, y), []).append(p.name)
-        for (x, y), names in labels.items():  # policies on one point share one label
-            ax.annotate(", ".join(names), (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
+        # policies on one point share one label; neighbours alternate above and below their point
+        for k, ((x, y), names) in enumerate(sorted(labels.items())):
+            offset = (6, 5) if k % 2 == 0 else (6, -12)
+            ax.annotate(", ".join(names), (x, y), textcoords="offset points", xytext=offset, fontsize=8)
         c = self.correlations
         ax.set_title(f"{title}\nPearson {c['pearson']:.2f}, Spearman {c['spearman']:.2f}, MMRV {self.mmrv:.3f}")
         ax.set_xlabel(f"real success ({self.episodes} episodes, Wilson 95% CI)")
