@@ -18,12 +18,24 @@ tw; tw.render(tw.simulate(...))`` reads as one module.
 
 from . import seeds
 from .env import SUCCESS_PX, TASKS, PushEnv, task_distance
-from .episodes import generate_episode, generate_episodes, write_episodes
 from .model import ToyWorldModel
 from .physics import ACTION_DIM, BLOCK_HALF, PUSHER_RADIUS, SIZE, SPEED, random_states, simulate, step_state
 from .rendering import BACKGROUND, BLOCK_COLOR, PUSHER_COLOR, coverage, locate, render
 from .scorer import KeypointScorer
 from .tasks import MAX_STEPS, TASK_IDS, sample_task, task_episode
+
+# The dataset writer is imported on first use, so that ``python -m dreamgym.toyworld.episodes``
+# runs it as a script without a second copy of the module.
+_EPISODES = ("generate_episode", "generate_episodes", "write_episodes")
+
+
+def __getattr__(name: str):
+    if name in _EPISODES:
+        from . import episodes
+
+        return getattr(episodes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ACTION_DIM",
