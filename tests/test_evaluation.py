@@ -174,6 +174,24 @@ def test_per_step_policies_run_through_the_adapter(push):
     assert ev.policies[0].dream[0].frames <= 16 and ev.policies[0].real[0].frames <= 16
 
 
+def test_without_a_frame_budget_episodes_end_where_the_envs_end_them(push):
+    """max_frames=None: the envs' time limits end the episodes (3 steps of Push-v0, 2 chunks
+    of Dream-v0)."""
+    ev = evaluate_policies(
+        {"random": RandomPolicy()},
+        gym.make("dreamgym/Dream-v0", engine=push, max_episode_steps=2),
+        ChunkedEnv(gym.make("dreamgym/Push-v0", max_episode_steps=3), chunk_size=8),
+        episodes=1,
+        seed=0,
+        real_options=OPTIONS,
+        dream_success=FrameSuccess("push"),
+        n_boot=10,
+    )
+    assert ev.policies[0].real[0].frames == 8  # truncated inside the first chunk, padded to 8
+    assert ev.policies[0].dream[0].frames == 16
+    assert "until each env ended the episode" in ev.markdown()
+
+
 def test_evaluate_policies_refuses_bad_arguments(push):
     real = ChunkedEnv(gym.make("dreamgym/Push-v0", max_episode_steps=10_000), chunk_size=8)
     dream = DreamEnv(engine=push)
@@ -184,7 +202,7 @@ def test_evaluate_policies_refuses_bad_arguments(push):
         evaluate_policies({"x": 3}, dream, real, **kw)
     with pytest.raises(ValueError, match="episodes must be an int >= 1, got 0"):
         evaluate_policies({"r": RandomPolicy()}, dream, real, episodes=0, seed=0, max_frames=8)
-    with pytest.raises(ValueError, match="max_frames must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="max_frames must be None or an int >= 1, got 0"):
         evaluate_policies({"r": RandomPolicy()}, dream, real, episodes=1, seed=0, max_frames=0)
     no_goal = DreamEnv(engine=push)  # resets from its example frames, with no goal
     with pytest.raises(ValueError, match="no 'goal_image'"):

@@ -8,7 +8,8 @@ common episodes and common model noise):
 1. ``real_env.reset(seed=seed + i, options=real_options(i))``: the real start frame and
    ``info["goal_image"]``;
 2. ``dream_env.reset(seed=seed + i, options={"start_frame": that frame, "goal_image": it})``;
-3. in each env, until success or ``max_frames`` frames: ``action = policy(obs)`` with
+3. in each env, until success, the env's own end (terminated or truncated, e.g. a
+   ``TimeLimit``) or ``max_frames`` frames: ``action = policy(obs)`` with
    ``obs = {"observation": frame, "achieved_goal": frame, "desired_goal": goal_image}`` (the
    :class:`~dreamgym.GoalObservation` convention), then ``env.step(action)``.
 
@@ -28,6 +29,7 @@ toy world's is exact; a world model needs a judge that sees only frames, e.g.
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import math
 import os
@@ -88,7 +90,7 @@ class PolicyEvaluation:
     pairwise_rank_agreement: float
     episodes: int
     seed: int
-    max_frames: int
+    max_frames: int | None
     wall_s: float
     notes: dict = field(default_factory=dict)
 
@@ -120,7 +122,8 @@ class PolicyEvaluation:
         lines += [
             "",
             f"Across {c['policies']} policies, {self.episodes} episodes each (same start states and goals "
-            f"in both worlds, seeds {self.seed}..{self.seed + self.episodes - 1}, at most {self.max_frames} frames):",
+            f"in both worlds, seeds {self.seed}..{self.seed + self.episodes - 1}, "
+            + (f"at most {self.max_frames} frames):" if self.max_frames else "until each env ended the episode):"),
             "",
             f"- Pearson r = {c['pearson']:.3f}, 95% CI {ci('pearson_ci95')} (Fisher z over policies)"
             + (f", {ci('pearson_bootstrap_ci95')} (bootstrap over episodes)" if "pearson_bootstrap_ci95" in c else ""),
@@ -256,6 +259,9 @@ class PolicyEvaluation:
         }
 
 
+MAX_STEPS_WITHOUT_BUDGET = 10_000
+
+
 def _goal_obs(frame: np.ndarray, goal: np.ndarray) -> dict:
     return {"observation": frame, "achieved_goal": frame, "desired_goal": goal}
 
@@ -278,7 +284,13 @@ def _play(env, policy, obs, goal, judge, max_frames, index, reset_seed) -> Episo
     """Run one episode from an env just reset (``obs``) until success or the frame budget."""
     _reset_policy(policy, reset_seed)
     frames_done, total, best, success = 0, 0.0, -math.inf, False
-    while frames_done < max_frames:
+    for step in itertools.count():
+        if max_frames is not None and frames_done >= max_frames:
+            break
+        if step >= MAX_STEPS_WITHOUT_BUDGET:
+            raise RuntimeError(
+                f"an episode ran {step} steps without ending; give max_frames= or an env with a time limit"
+            )
         obs, reward, terminated, truncated, info = env.step(policy(_goal_obs(obs, goal)))
         frames = info.get("frames")
         frames = np.asarray(obs)[None] if frames is None else np.asarray(frames)
@@ -298,7 +310,7 @@ def evaluate_policies(
     episodes: int,
     seed: int,
     *,
-    max_frames: int,
+    max_frames: int | None = None,
     real_options: Callable[[int], dict] | None = None,
     dream_success: Callable | None = None,
     real_success: Callable | None = None,
@@ -314,7 +326,8 @@ def evaluate_policies(
         real_env: the real env; its reset info must carry ``goal_image``.
         episodes: episodes per policy (>= 1); ``seed``: episode i resets both envs with
             ``seed + i``.
-        max_frames: the frame budget of an episode in both worlds.
+        max_frames: the frame budget of an episode in both worlds (None: until each env ends
+            it; an episode still running after 10,000 steps is an error).
         real_options: episode index -> the real env's reset options (start state, goal).
         dream_success, real_success: success judges, see the module docstring.
         progress: called as ``progress(policy_name, episode, dream_success, real_success)``.
@@ -328,8 +341,8 @@ def evaluate_policies(
         raise ValueError(f"episodes must be an int >= 1, got {episodes!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
-        raise ValueError(f"max_frames must be an int >= 1, got {max_frames!r}")
+    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
+        raise ValueError(f"max_frames must be None or an int >= 1, got {max_frames!r}")
     for name, judge in (("dream_success", dream_success), ("real_success", real_success)):
         if judge is not None and not callable(judge):
             raise TypeError(f"{name} must be None or callable as judge(frames, goal_image) -> bool, got {judge!r}")
