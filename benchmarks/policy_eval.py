@@ -31,17 +31,15 @@ import sys
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import dreamgym  # noqa: E402, F401
-from dreamgym import ChunkedEnv, DreamEnv  # noqa: E402
-from dreamgym.evaluation import PolicyEvaluation, evaluate_policies  # noqa: E402
+from dreamgym.evaluation import PolicyEvaluation  # noqa: E402
 from dreamgym.toyworld import KeypointScorer, ToyWorldModel, generate_episodes, seeds  # noqa: E402
-from dreamgym.toyworld.policies import FrameSuccess, policy_zoo, reset_options  # noqa: E402
+from dreamgym.toyworld.policies import evaluate_push_policies, policy_zoo  # noqa: E402
 from engine import Engine  # noqa: E402
 from engine.files import atomic_write_bytes  # noqa: E402
 from engine.metrics import LPIPS, video_metrics  # noqa: E402
@@ -53,13 +51,8 @@ class MPCPolicy:
     scorer of the goal image; execute the plan's first chunk. Sees only frames."""
 
     def __init__(self, chunk_size: int = 8, horizon: int = 16, population: int = 16, seed: int = 0):
-        self.model, self.chunk_size, self.horizon, self.population, self.seed = (
-            ToyWorldModel(),
-            chunk_size,
-            horizon,
-            population,
-            seed,
-        )
+        self.model = ToyWorldModel()
+        self.chunk_size, self.horizon, self.population, self.seed = chunk_size, horizon, population, seed
         self._goal, self._planner = None, None
 
     def reset(self) -> None:
@@ -184,25 +177,13 @@ def main(argv=None) -> dict:
     policies = policy_zoo(engine.spec.chunk_size)
     if args.mpc:
         policies = {"mpc-exact": MPCPolicy(engine.spec.chunk_size), **policies}
-    real = ChunkedEnv(gym.make("dreamgym/Push-v0", task="push", max_episode_steps=10_000), engine.spec.chunk_size)
-    dream = DreamEnv(engine=engine)
     t0 = time.time()
 
     def progress(name, i, d, r):
         if i == args.episodes - 1:
             print(f"{name}: done at {time.time() - t0:.0f} s", flush=True)
 
-    ev = evaluate_policies(
-        policies,
-        dream,
-        real,
-        episodes=args.episodes,
-        seed=0,
-        max_frames=args.max_frames,
-        real_options=reset_options("push", seeds.base("evaluation")),
-        dream_success=FrameSuccess("push"),
-        progress=progress,
-    )
+    ev = evaluate_push_policies(policies, engine, episodes=args.episodes, max_frames=args.max_frames, progress=progress)
     paths = ev.write(args.out)
     print(ev.markdown())
     quality = video_quality(engine, args.quality_episodes)

@@ -3,7 +3,8 @@ exact toy world ("the real robot") from the same start states and goals, and see
 world model ranks them the way reality does.
 
 The policies come from the toy world's zoo (frame-based push controllers of graded quality,
-go-to-goal, random); ``dreamgym.evaluation.evaluate_policies`` runs them, judges success in the
+go-to-goal, random); ``evaluate_push_policies`` runs them through
+``dreamgym.evaluation.evaluate_policies``, judges success in the
 dream from frames only and writes ``eval_info.json`` (LeRobot's layout), ``report.md`` and
 ``scatter.png`` to ``--out``. benchmarks/policy_eval.py is the full-size run (docs/evaluation.md).
 
@@ -15,14 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import gymnasium as gym
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dreamgym import ChunkedEnv, DreamEnv  # noqa: E402
-from dreamgym.evaluation import evaluate_policies  # noqa: E402
-from dreamgym.toyworld import seeds  # noqa: E402
-from dreamgym.toyworld.policies import FrameSuccess, policy_zoo, reset_options  # noqa: E402
+from dreamgym.toyworld.policies import evaluate_push_policies, policy_zoo  # noqa: E402
 
 
 def main(argv=None):
@@ -38,17 +34,8 @@ def main(argv=None):
     unknown = sorted(set(names) - set(zoo))
     if unknown or not names:
         ap.error(f"--policies must name some of {list(zoo)}, got {args.policies!r}")
-    dream = DreamEnv(engine=args.engine)
-    real = ChunkedEnv(gym.make("dreamgym/Push-v0", task="push", max_episode_steps=10_000), dream.spec_model.chunk_size)
-    ev = evaluate_policies(
-        {n: zoo[n] for n in names},
-        dream,
-        real,
-        episodes=args.episodes,
-        seed=0,
-        max_frames=args.max_frames,
-        real_options=reset_options("push", seeds.base("evaluation")),
-        dream_success=FrameSuccess("push"),
+    ev = evaluate_push_policies(
+        {n: zoo[n] for n in names}, args.engine, episodes=args.episodes, max_frames=args.max_frames
     )
     paths = ev.write(args.out)
     print(ev.markdown())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +102,6 @@ class GateReport:
     lpips_weights: str | None
     candidates: str = ""
     references: str = ""
-    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -112,11 +111,11 @@ class GateReport:
         """A plain-text table, one line per video, and a summary line."""
         w = max(12, *(len(r.name) for r in self.rows))
         lines = [f"{'video':<{w}}  {'frames':>6}  {'PSNR dB':>8}  {'SSIM':>7}  {'LPIPS':>7}  result"]
+
+        def num(v, fmt):
+            return format(v, fmt) if v is not None else "-"
+
         for r in self.rows:
-
-            def num(v, fmt):
-                return format(v, fmt) if v is not None else "-"
-
             result = "ok" if r.passed else "FAIL " + "; ".join(r.failures)
             lines.append(
                 f"{r.name:<{w}}  {r.frames:>6}  {num(r.psnr, '8.2f'):>8}  {num(r.ssim, '7.4f'):>7}  "
@@ -135,7 +134,6 @@ class GateReport:
         )
         if self.lpips_weights is not None:
             lines.append(f"LPIPS weights: {self.lpips_weights}")
-        lines += self.notes
         return "\n".join(lines)
 
     def as_dict(self) -> dict:

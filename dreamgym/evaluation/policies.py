@@ -35,7 +35,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +92,6 @@ class PolicyEvaluation:
     seed: int
     max_frames: int | None
     wall_s: float
-    notes: dict = field(default_factory=dict)
 
     def rates(self, world: str) -> np.ndarray:
         return np.array([p.rate(world) for p in self.policies])
@@ -178,7 +177,6 @@ class PolicyEvaluation:
                 "max_frames": self.max_frames,
                 "eval_s": self.wall_s,
             },
-            **({"notes": self.notes} if self.notes else {}),
         }
 
     @classmethod
@@ -208,7 +206,6 @@ class PolicyEvaluation:
             seed=s2r["seed"],
             max_frames=s2r["max_frames"],
             wall_s=s2r["eval_s"],
-            notes=info.get("notes", {}),
         )
 
     def plot(self, path: str | os.PathLike, title: str = "dream vs real success") -> Path:

@@ -111,14 +111,4 @@ def predict_many_ray(
         finally:
             if started:
                 ray.shutdown()
-    writer.flush_pending()
-    uri = sink.finalize()
-    return BulkResult(
-        ok=writer.ok,
-        failed=len(failures),
-        skipped=skipped,
-        output_uri=uri,
-        failures=failures,
-        wall_s=time.perf_counter() - t_start,
-        flagged=writer.flagged,
-    )
+    return writer.finish(failures, skipped, t_start)

@@ -278,19 +278,7 @@ def predict_many(
         runner.close()
         if bar is not None:
             bar.close()
-    writer.flush_pending()
-    uri = sink.finalize()
-    if fatal is not None:
-        raise fatal
-    return BulkResult(
-        ok=writer.ok,
-        failed=len(failures),
-        skipped=skipped,
-        output_uri=uri,
-        failures=failures,
-        wall_s=time.perf_counter() - t_start,
-        flagged=writer.flagged,
-    )
+    return writer.finish(failures, skipped, t_start, fatal)
 
 
 class _Writer:
@@ -379,6 +367,23 @@ class _Writer:
                 record.metadata["drift_flag"] = None
                 self._emit(record)
         self.pending.clear()
+
+    def finish(self, failures: list, skipped: int, t_start: float, fatal: BaseException | None = None) -> BulkResult:
+        """Write the orphaned children, finalize the sink and sum the run up (both backends end here);
+        ``fatal`` (a sink failure) is raised after the sink is finalized."""
+        self.flush_pending()
+        uri = self.sink.finalize()
+        if fatal is not None:
+            raise fatal
+        return BulkResult(
+            ok=self.ok,
+            failed=len(failures),
+            skipped=skipped,
+            output_uri=uri,
+            failures=failures,
+            wall_s=time.perf_counter() - t_start,
+            flagged=self.flagged,
+        )
 
 
 _RESERVED = {

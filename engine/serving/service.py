@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import threading
 import time
 import uuid
 
@@ -131,6 +132,7 @@ class Service:
         self.params = sum(p.numel() for m in (engine.vae, engine.dit) for p in m.parameters())
         self._lpips = None
         self._lpips_tried = False
+        self._lpips_lock = threading.Lock()
 
     def quality(self, video: np.ndarray, base_video: np.ndarray) -> dict:
         """``psnr_db`` / ``ssim`` / ``lpips`` of a rollout against the same rollout with the spec's
@@ -138,13 +140,14 @@ class Service:
         quality gate uses. ``lpips`` is None without a local VGG backbone."""
         from ..metrics import LPIPS, video_metrics
 
-        if not self._lpips_tried:
-            self._lpips_tried = True
-            try:
-                self._lpips = LPIPS("vgg", backbone=self.config.lpips_weights)
-            except FileNotFoundError:
-                if self.config.lpips_weights is not None:
-                    raise
+        with self._lpips_lock:  # loaded once, on the first scored rollout (worker threads)
+            if not self._lpips_tried:
+                self._lpips_tried = True
+                try:
+                    self._lpips = LPIPS("vgg", backbone=self.config.lpips_weights)
+                except FileNotFoundError:
+                    if self.config.lpips_weights is not None:
+                        raise
         m = video_metrics(video, base_video, lpips=self._lpips)
         return {
             "psnr_db": round(m["psnr_mean"], 4),
