@@ -22,22 +22,18 @@ import io
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _docs import replace_section
+
+from engine import Engine
+from engine.bulk import EpisodeDirSource, PerturbedSource, RolloutSink, predict_many
+from engine.codecs import image_from_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from _docs import replace_section  # noqa: E402
-
-from engine import Engine  # noqa: E402
-from engine.bulk import EpisodeDirSource, PerturbedSource, RolloutSink, predict_many  # noqa: E402
-from engine.validation import image_from_bytes  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "bulk_bench.json"
 
@@ -92,9 +88,8 @@ def main() -> None:
     results["raw_predict_batch_s"] = round(raw_m, 2)
     results["local"] = {"wall_s": round(loc_m, 2), "rows_per_s": round(rows / loc_m, 3)}
     results["overhead_pct"] = round(100 * (loc_m / raw_m - 1), 1)
-    from server_process import ServerProcess
-
     from engine import RemoteEngine
+    from engine.serving.process import ServerProcess
 
     with ServerProcess("--model", "push-64") as server, RemoteEngine(server.url) as remote:
         timed_run(remote, src, tmp / "warm", concurrency=8)

@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import dreamgym  # noqa: E402
-from dreamgym import toyworld as tw  # noqa: E402
-from dreamgym.toyworld import seeds, task_episode  # noqa: E402
-from examples.toy_tasks import task_scorer  # noqa: E402
-from planners.lattice import lattice_candidates  # noqa: E402
+import dreamgym
+import engine
+from dreamgym import toyworld as tw
+from dreamgym.toyworld import seeds, task_episode, task_scorer
+from planners.lattice import lattice_candidates
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 PLAN_SEED = seeds.base("planning_benchmark")  # the planning benchmark's push episodes
@@ -56,7 +53,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--std", type=float, default=0.5, help="Gaussian candidates' std (CEM's init_std)")
     ap.add_argument("--start", choices=["episode", "contact"], default="episode")
     args = ap.parse_args(argv)
-    eng, exact = dreamgym.resolve_engine("push-64"), dreamgym.ToyWorldModel()
+    eng, exact = engine.open("push-64"), dreamgym.ToyWorldModel()
     rng = np.random.default_rng(0)
     horizon, dim = 16, eng.spec.action_dim
     kinds = {name: {"pusher_err": [], "block_err": [], "rank_corr": [], "regret": []} for name in ("gauss", "lattice")}

@@ -13,21 +13,16 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _docs import replace_section
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _docs import replace_section  # noqa: E402
-
-from engine import Engine, get_spec  # noqa: E402
-from engine.flops import dit_call_flops, rollout_dit_flops  # noqa: E402
-from engine.validation import as_actions, as_frame  # noqa: E402
+from engine import Engine, get_spec
+from engine.flops import dit_call_flops, rollout_dit_flops
+from engine.validation import as_actions, as_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from _docs import replace_section
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _docs import replace_section  # noqa: E402
-
-import dreamgym  # noqa: E402
+import dreamgym  # noqa: F401 - registers the env ids
+import engine
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -45,7 +41,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--steps", type=int, default=4, help="env steps per timing")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
-    eng = dreamgym.resolve_engine(args.engine)
+    eng = engine.open(args.engine)
     spec = eng.spec
     rng = np.random.default_rng(0)
     starts = eng.example_frames if eng.example_frames is not None else None

@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dreamgym import toyworld as tw  # noqa: E402
-from dreamgym.toyworld.episodes import HELDOUT_SEED, generate_episodes  # noqa: E402
-from engine import Engine, write_mp4  # noqa: E402
-from engine.metrics import psnr, ssim_frames  # noqa: E402
+from dreamgym import toyworld as tw
+from dreamgym.toyworld.episodes import HELDOUT_SEED, generate_episodes
+from engine import Engine, write_mp4
+from engine.metrics import psnr, ssim_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,24 +22,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import dreamgym  # noqa: E402
-from dreamgym.toyworld import (  # noqa: E402
+import dreamgym
+import engine
+from dreamgym.toyworld import (
     MAX_STEPS,
-    SUCCESS_PX,  # noqa: E402
+    SUCCESS_PX,
     seeds,
     task_episode,
+    task_scorer,
 )
-from examples.toy_tasks import task_scorer  # noqa: E402
-from planners import CEM, MPC, Lattice, RandomShooting, lattice_cem  # noqa: E402
+from planners import CEM, MPC, Lattice, RandomShooting, lattice_cem
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -82,7 +80,7 @@ _MODELS: dict = {}
 
 def get_model(kind: str):
     if kind not in _MODELS:
-        _MODELS[kind] = dreamgym.ToyWorldModel() if kind == "exact" else dreamgym.resolve_engine("push-64")
+        _MODELS[kind] = dreamgym.ToyWorldModel() if kind == "exact" else engine.open("push-64")
     return _MODELS[kind]
 
 

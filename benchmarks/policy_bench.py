@@ -20,22 +20,19 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from _docs import replace_section
+
+import dreamgym  # noqa: F401
+from dreamgym import PerStepAdapter
+from dreamgym import toyworld as tw
+from dreamgym.toyworld import seeds, task_episode
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from _docs import replace_section  # noqa: E402
-
-import dreamgym  # noqa: E402, F401
-from dreamgym import PerStepAdapter  # noqa: E402
-from dreamgym import toyworld as tw  # noqa: E402
-from dreamgym.toyworld import seeds, task_episode  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "policy_bench.json"
 EVAL_SEED = seeds.base("policy_benchmark")

@@ -2,7 +2,7 @@
 rank policies the way the toy world (the real robot) does? And push-64's video metrics
 against the toy world on held-out episodes.
 
-1. The policy zoo (``dreamgym.toyworld.policies.policy_zoo``: an expert push controller, five
+1. The policy zoo (``dreamgym.toyworld.zoo.policy_zoo``: an expert push controller, five
    degraded ones, go-to-goal, random; with ``--mpc`` also an MPC policy, lattice CEM on the
    exact ``ToyWorldModel`` with the keypoint scorer, re-planning every chunk, which needs about
    80 frames: 5 of 10 real episodes at 80 frames, 0 of 10 at 32), each for ``--episodes`` push episodes from the
@@ -27,23 +27,21 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import dreamgym  # noqa: F401
+from dreamgym.evaluation import PolicyEvaluation, evaluate_push_policies
+from dreamgym.toyworld import KeypointScorer, ToyWorldModel, generate_episodes, seeds
+from dreamgym.toyworld.zoo import policy_zoo
+from engine import Engine
+from engine.files import atomic_write_bytes
+from engine.metrics import LPIPS, video_metrics
+from planners import lattice_cem
 
-import dreamgym  # noqa: E402, F401
-from dreamgym.evaluation import PolicyEvaluation  # noqa: E402
-from dreamgym.toyworld import KeypointScorer, ToyWorldModel, generate_episodes, seeds  # noqa: E402
-from dreamgym.toyworld.policies import evaluate_push_policies, policy_zoo  # noqa: E402
-from engine import Engine  # noqa: E402
-from engine.files import atomic_write_bytes  # noqa: E402
-from engine.metrics import LPIPS, video_metrics  # noqa: E402
-from planners import lattice_cem  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class MPCPolicy:

@@ -19,21 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from _docs import replace_section
+from fidelity import rollout_model, summarise
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _docs import replace_section  # noqa: E402
-from fidelity import rollout_model, summarise  # noqa: E402
-
-from dreamgym.toyworld.episodes import HELDOUT_SEED, generate_episodes  # noqa: E402
-from engine import Engine  # noqa: E402
-from engine.sampling import chunk_noise, denoise_chunk  # noqa: E402
+from dreamgym.toyworld.episodes import HELDOUT_SEED, generate_episodes
+from engine import Engine
+from engine.sampling import chunk_noise, denoise_chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,22 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _docs import replace_section
+from planning import make_planner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from _docs import replace_section  # noqa: E402
-from planning import make_planner  # noqa: E402
-
-import dreamgym  # noqa: E402
-from dreamgym.toyworld import seeds, task_episode  # noqa: E402
-from engine import Engine  # noqa: E402
-from examples.toy_tasks import task_scorer  # noqa: E402
+import dreamgym
+from dreamgym.toyworld import seeds, task_episode, task_scorer
+from engine import Engine
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 SEED = seeds.base("replan_benchmark")  # start/goal states for this benchmark only

@@ -24,21 +24,17 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
+from _docs import replace_section
+
+from engine import Engine, RemoteEngine
+from engine.serving.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from _docs import replace_section  # noqa: E402
-from server_process import ServerProcess  # noqa: E402
-
-from engine import Engine, RemoteEngine  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "serve_bench.json"
 

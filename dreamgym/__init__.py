@@ -8,7 +8,7 @@ from gymnasium.envs.registration import register, registry
 
 from . import toyworld
 from .dream_env import DreamEnv
-from .engines import load_start_frames, resolve_engine
+from .start_frames import load_start_frames
 from .toyworld import PushEnv, ToyWorldModel
 from .vector_env import DreamVectorEnv
 from .wrappers import ChunkedEnv, GoalObservation, PerStepAdapter, PerStepVectorAdapter, RecordMP4
@@ -34,6 +34,5 @@ __all__ = [
     "RecordMP4",
     "ToyWorldModel",
     "load_start_frames",
-    "resolve_engine",
     "toyworld",
 ]

@@ -25,9 +25,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from engine import as_actions, as_frame, as_guidance, as_num_steps
+import engine as engine_lib
+from engine.scoring import as_rewards
+from engine.validation import as_actions, as_frame, as_guidance, as_num_steps
 
-from .engines import load_start_frames, resolve_engine
+from .start_frames import load_start_frames
 
 SEED_HIGH = 2**63 - 1
 
@@ -42,14 +44,11 @@ def spaces_for(spec) -> tuple[spaces.Box, spaces.Box]:
 
 
 def score_rewards(scorer, frames: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """Rewards (K,) float64 from a scorer; NaN becomes -inf-safe worst (-1e9)."""
+    """Rewards (K,) float64 from a scorer (0 without one); a non-finite score becomes the worst
+    finite reward, with a warning (:func:`engine.scoring.as_rewards`)."""
     if scorer is None:
         return np.zeros(len(frames))
-    r = scorer(frames, actions)
-    r = np.asarray(r.detach().cpu().numpy() if hasattr(r, "detach") else r, dtype=np.float64).reshape(-1)
-    if r.shape != (len(frames),):
-        raise ValueError(f"scorer must return one score per row ({len(frames)}), got shape {r.shape}")
-    return np.where(np.isfinite(r), r, -1e9)
+    return as_rewards(scorer(frames, actions), len(frames))
 
 
 def goal_reward(goal_image: np.ndarray) -> Callable:
@@ -93,7 +92,7 @@ class DreamEnv(gym.Env):
     ) -> None:
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.engine = resolve_engine(engine)
+        self.engine = engine_lib.open(engine)
         self.spec_model = self.engine.spec
         check_env_options(scorer, success_fn, num_steps, guidance, self.spec_model)
         self.metadata = {**self.metadata, "render_fps": self.spec_model.fps}
@@ -174,8 +173,7 @@ class DreamEnv(gym.Env):
         if self._state is None:
             raise RuntimeError("call reset() before peek()")
         chunk = self._as_chunk(action)
-        peek = getattr(self.engine, "peek", None) or self.engine.step
-        frames, _ = peek(self._state, chunk[None])
+        frames, _ = self.engine.peek(self._state, chunk[None])
         return frames[0]
 
     def render(self):

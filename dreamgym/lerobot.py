@@ -21,6 +21,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from engine.validation import as_int
+
 from .wrappers import PerStepAdapter
 
 
@@ -61,8 +63,7 @@ def make_env(
     contract, as a ``SyncVectorEnv`` (``AsyncVectorEnv`` with ``use_async_envs``).
     ``max_episode_steps`` counts per-step actions; other keyword arguments go to ``DreamEnv``
     (``scorer``, ``success_fn``, ``start_frames``, ...)."""
-    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
-        raise ValueError(f"n_envs must be a positive int, got {n_envs!r}")
+    n_envs = as_int(n_envs, "n_envs", low=1)
 
     def one():
         from .dream_env import DreamEnv

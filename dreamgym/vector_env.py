@@ -24,10 +24,11 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from engine import as_actions, as_frame, as_frames
+import engine as engine_lib
+from engine.validation import as_actions, as_frame, as_frames, as_int
 
 from .dream_env import SEED_HIGH, check_env_options, score_rewards, spaces_for
-from .engines import load_start_frames, resolve_engine
+from .start_frames import load_start_frames
 
 
 class _Row:
@@ -56,11 +57,10 @@ class DreamVectorEnv(VectorEnv):
         num_steps: int | None = None,
         guidance: float | None = None,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+        num_envs = as_int(num_envs, "num_envs", low=1)
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.engine = resolve_engine(engine)
+        self.engine = engine_lib.open(engine)
         self.spec_model = self.engine.spec
         check_env_options(scorer, success_fn, num_steps, guidance, self.spec_model)
         self.num_envs = num_envs
@@ -236,8 +236,7 @@ class DreamVectorEnv(VectorEnv):
             raise ValueError(f"actions must have shape ({n}, {cs}, {self.spec_model.action_dim}), got {acts.shape}")
         if self._done.any():
             raise RuntimeError("peek needs every row live; rows finished and wait for their reset")
-        peek = getattr(self.engine, "peek", None) or self.engine.step
-        frames, _ = peek(self._state, acts)
+        frames, _ = self.engine.peek(self._state, acts)
         return frames
 
     def render(self):

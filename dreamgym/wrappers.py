@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -61,6 +62,65 @@ class RecordMP4(gym.Wrapper):
         super().close()
 
 
+@runtime_checkable
+class PeekableEnv(Protocol):
+    """A chunked env that shows the frames (chunk_size, H, W, 3) a chunk would produce without
+    advancing (``DreamEnv.peek``): what closed-loop per-step control needs."""
+
+    def peek(self, action) -> np.ndarray: ...
+
+
+class StepBuffer:
+    """The per-step core both adapters share (rows ``N``; one env is ``N = 1``).
+
+    It buffers one action per row per step into a chunk, pads a partial chunk by holding each
+    row's latest action (:meth:`chunk`), and picks the frame a step shows: closed loop, the
+    frame at this step of what was just predicted; open loop, the frame at this step of the
+    previous chunk (the start frame before the first), so observations lag by one chunk.
+    """
+
+    def __init__(self, chunk_size: int, mode: str) -> None:
+        self.chunk_size, self.mode = chunk_size, mode
+        self.actions: list[np.ndarray] = []
+        self.replay: np.ndarray | None = None
+
+    def reset(self, obs: np.ndarray) -> None:
+        """Start episodes from observations (N, H, W, 3)."""
+        self.actions = []
+        self.replay = np.repeat(np.asarray(obs)[:, None], self.chunk_size, axis=1)
+
+    def push(self, actions: np.ndarray) -> int:
+        """Buffer this step's actions (N, A); returns the step's index in its chunk."""
+        self.actions.append(actions)
+        return len(self.actions) - 1
+
+    @property
+    def full(self) -> bool:
+        return len(self.actions) == self.chunk_size
+
+    def chunk(self) -> np.ndarray:
+        """(N, chunk_size, A): the buffered actions, the latest one held to the chunk's end."""
+        held = self.actions + [self.actions[-1]] * (self.chunk_size - len(self.actions))
+        return np.stack(held, axis=1)
+
+    def commit(self, frames: np.ndarray) -> np.ndarray:
+        """The observation (N, H, W, 3) of the step that completed a chunk whose predicted
+        frames are ``frames`` (N, chunk_size, H, W, 3); the buffer starts the next chunk."""
+        j = len(self.actions) - 1
+        self.actions = []
+        if self.mode == "closed_loop":
+            return frames[:, j].copy()
+        out = self.replay[:, j].copy()
+        self.replay = np.array(frames, copy=True)
+        return out
+
+    def current(self, peeked: np.ndarray | None = None) -> np.ndarray:
+        """The observation (N, H, W, 3) of a step inside a chunk: closed loop, from ``peeked``
+        (the padded chunk's frames, N, chunk_size, H, W, 3); open loop, from the previous chunk."""
+        j = len(self.actions) - 1
+        return (peeked if self.mode == "closed_loop" else self.replay)[:, j].copy()
+
+
 class PerStepAdapter(gym.Wrapper):
     """One action ``(action_dim,)`` per step on top of a chunked env (a ``DreamEnv``).
 
@@ -98,7 +158,7 @@ class PerStepAdapter(gym.Wrapper):
             raise ValueError(
                 f"PerStepAdapter wraps a chunked env (action (chunk, A)); got action shape {chunk_space.shape}"
             )
-        if mode == "closed_loop" and not callable(getattr(env.unwrapped, "peek", None)):
+        if mode == "closed_loop" and not isinstance(env.unwrapped, PeekableEnv):
             raise TypeError(
                 f"closed_loop needs an env with peek(chunk) (DreamEnv); {type(env.unwrapped).__name__} has none"
             )
@@ -113,8 +173,7 @@ class PerStepAdapter(gym.Wrapper):
         ):
             raise ValueError(f"max_episode_steps must be a positive int (per step) or None, got {max_episode_steps!r}")
         self.max_episode_steps = max_episode_steps
-        self._buffer: list[np.ndarray] = []
-        self._replay: list[np.ndarray] = []
+        self._core = StepBuffer(self.chunk_size, mode)
         self._steps = 0
         self._live = False
         self._seed_info: dict = {}
@@ -131,7 +190,7 @@ class PerStepAdapter(gym.Wrapper):
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
         obs = np.array(obs, copy=True)
-        self._buffer, self._replay = [], [obs] * self.chunk_size
+        self._core.reset(obs[None])
         self._steps, self._live = 0, True
         self._seed_info = {k: info[k] for k in ("engine_seed",) if k in info}
         return obs.copy(), {**info, "step": 0, "is_success": bool(info.get("is_success", False))}
@@ -151,35 +210,26 @@ class PerStepAdapter(gym.Wrapper):
         if not self._live:
             raise RuntimeError("call reset() before step()" if self._steps == 0 else "the episode ended; call reset()")
         a = self._check(action)
-        self._buffer.append(a)
+        j = self._core.push(a[None])
         self._steps += 1
-        j = len(self._buffer) - 1
         at_limit = self.max_episode_steps is not None and self._steps >= self.max_episode_steps
-        complete = len(self._buffer) == self.chunk_size or at_limit
         info = {**self._seed_info, "step": self._steps, "is_success": False}
         reward, terminated, truncated = 0.0, False, False
-        if complete:
-            chunk = np.stack(self._buffer + [a] * (self.chunk_size - len(self._buffer)))
-            _, reward, terminated, truncated, inner = self.env.step(chunk)
+        if self._core.full or at_limit:
+            _, reward, terminated, truncated, inner = self.env.step(self._core.chunk()[0])
             frames = np.asarray(inner["frames"])
             truncated = bool(truncated or at_limit) and not terminated
             info.update({k: v for k, v in inner.items() if k != "frames"})
             info["frames"] = frames.copy()
             info["is_success"] = bool(inner.get("is_success", False))
-            self._buffer = []
-            if terminated or truncated:
+            obs = self._core.commit(frames[None])[0]
+            if terminated or truncated:  # the frame this action produced, whatever the mode
                 obs = frames[j]
                 self._live = False
-            elif self.mode == "closed_loop":
-                obs = frames[j]
-            else:
-                obs = self._replay[j]
-                self._replay = list(frames)
         elif self.mode == "closed_loop":
-            chunk = np.stack(self._buffer + [a] * (self.chunk_size - len(self._buffer)))
-            obs = np.asarray(self.env.unwrapped.peek(chunk))[j]
+            obs = self._core.current(np.asarray(self.env.unwrapped.peek(self._core.chunk()[0]))[None])[0]
         else:
-            obs = self._replay[j]
+            obs = self._core.current()[0]
         if self.mode == "open_loop":
             info["lag_steps"] = self.chunk_size
         return np.array(obs, copy=True), float(reward), bool(terminated), bool(truncated), info
@@ -288,14 +338,13 @@ class PerStepVectorAdapter(gym.vector.VectorEnv):
         self.observation_space = venv.observation_space
         self.single_action_space = spaces.Box(chunk.low[0], chunk.high[0], (self.act_dim,), np.float32)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._buffer: list[np.ndarray] = []
-        self._replay: np.ndarray | None = None
+        self._core = StepBuffer(self.chunk_size, mode)
         self._live = False
 
     def reset(self, *, seed=None, options=None):
         obs, info = self.venv.reset(seed=seed, options=options)
-        self._buffer, self._live = [], True
-        self._replay = np.repeat(np.asarray(obs)[:, None], self.chunk_size, axis=1)
+        self._core.reset(obs)
+        self._live = True
         return np.array(obs), info
 
     def step(self, actions):
@@ -307,28 +356,17 @@ class PerStepVectorAdapter(gym.vector.VectorEnv):
         lo, hi = self.single_action_space.low[0], self.single_action_space.high[0]
         if not np.isfinite(a).all() or (a < lo).any() or (a > hi).any():
             raise ValueError(f"actions must be finite and within [{lo}, {hi}], got min {a.min()}, max {a.max()}")
-        self._buffer.append(a)
-        j = len(self._buffer) - 1
+        self._core.push(a)
         n = self.num_envs
-        if len(self._buffer) == self.chunk_size:
-            chunk = np.stack(self._buffer, axis=1)
-            self._buffer = []
-            obs, reward, terminated, truncated, info = self.venv.step(chunk)
-            frames = np.asarray(info["frames"])
+        if self._core.full:
+            obs, reward, terminated, truncated, info = self.venv.step(self._core.chunk())
+            out = self._core.commit(np.asarray(info["frames"]))
             done = terminated | truncated
-            if self.mode == "closed_loop":
-                out = frames[:, j].copy()
-            else:
-                out = self._replay[:, j].copy()
-                self._replay = frames.copy()
             out[done] = np.asarray(obs)[done]  # reset rows show their new start (final_obs has the end)
-            self._replay[done] = np.asarray(obs)[done][:, None]
+            self._core.replay[done] = np.asarray(obs)[done][:, None]
             return out, reward, terminated, truncated, info
-        if self.mode == "closed_loop":
-            padded = np.stack(self._buffer + [a] * (self.chunk_size - len(self._buffer)), axis=1)
-            out = self.venv.peek(padded)[:, j].copy()
-        else:
-            out = self._replay[:, j].copy()
+        peeked = self.venv.peek(self._core.chunk()) if self.mode == "closed_loop" else None
+        out = self._core.current(peeked)
         zeros = np.zeros(n, bool)
         return out, np.zeros(n), zeros, zeros.copy(), {}
 

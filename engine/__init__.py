@@ -1,49 +1,48 @@
 """engine: the world-model runtime (specs, networks, sampler, rollouts, video, checkpoints).
 
-The ``as_*`` validators are public: code that takes frames, actions or seeds on the engine's
-behalf (envs, planners, servers) checks them the same way and with the same messages.
+    import engine
+    eng = engine.open("push-64")          # a spec name, a checkpoint path, a server URL or an engine
+    r = eng.predict(frame, actions, seed=0)
+
+Every caller codes against one contract (:mod:`engine.protocol`), implemented by
+:class:`Engine` (local), :class:`RemoteEngine` (a ``dreamgym serve`` server) and each world's
+exact model. Validators live in :mod:`engine.validation`, byte codecs in :mod:`engine.codecs`,
+metrics in :mod:`engine.metrics`. The wings (:mod:`engine.training`, :mod:`engine.serving`,
+:mod:`engine.bulk`) are imported on use; the core never imports them (docs/architecture.md).
 """
 
 from .checkpoints import load_checkpoint, save_checkpoint
 from .engine import Engine, EngineState
+from .protocol import RolloutModel, WorldModel
 from .reference import import_reference_checkpoint
+from .remote import RemoteEngine, RemoteEngineError, RemoteState
+from .resolve import open_engine
 from .rollout import Rollout, RolloutBatch
 from .specs import CATALOG, ModelSpec, get_spec, list_specs, register_spec
-from .validation import as_actions, as_frame, as_frames, as_guidance, as_num_steps, as_seed, as_seeds
 from .video import decode_mp4, encode_mp4, write_mp4
 
-
-def __getattr__(name: str):
-    # the serving wing is imported on first use only (the engine core never imports it)
-    if name in ("RemoteEngine", "RemoteState"):
-        from . import serving
-
-        return getattr(serving, name)
-    raise AttributeError(f"module 'engine' has no attribute {name!r}")
-
+open = open_engine  # noqa: A001 - ``engine.open(model)``, the one resolver
 
 __all__ = [
-    "RemoteEngine",
-    "RemoteState",
-    "as_actions",
-    "as_frame",
-    "as_frames",
-    "as_guidance",
-    "as_num_steps",
-    "as_seed",
-    "as_seeds",
     "CATALOG",
     "Engine",
     "EngineState",
     "ModelSpec",
+    "RemoteEngine",
+    "RemoteEngineError",
+    "RemoteState",
     "Rollout",
     "RolloutBatch",
+    "RolloutModel",
+    "WorldModel",
     "decode_mp4",
     "encode_mp4",
     "get_spec",
     "import_reference_checkpoint",
     "list_specs",
     "load_checkpoint",
+    "open",
+    "open_engine",
     "register_spec",
     "save_checkpoint",
     "write_mp4",

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,88 +16,30 @@ import torch
 from . import checkpoints
 from .loading import load_modules, prepare_modules, resolve_device, resolve_dtype
 from .parallel import row_pool
-from .rollout import Rollout, RolloutBatch
-from .sampling import chunk_noise, denoise_chunk, reference_noise_seed
+from .protocol import BaseEngine, RolloutState, per_row
+from .rollout import RolloutBatch
+from .row_dit import RowDiT
+from .sampling import chunk_noise, denoise_chunk
 from .specs import ModelSpec
 from .tokenizer import Tokenizer
-from .tracing import RowDiT
-from .validation import as_actions, as_frame, as_frames, as_guidance, as_num_steps, as_seed, as_seeds
+from .validation import as_int
 
 
-@dataclass
-class EngineState:
-    """Where B rollouts stand between chunks (for :meth:`Engine.step`).
+@dataclass(kw_only=True)
+class EngineState(RolloutState):
+    """Where B rollouts of an :class:`Engine` stand between chunks (for :meth:`Engine.step`).
 
-    Attributes:
+    Attributes (besides :class:`~engine.protocol.RolloutState`'s):
         cond_latents: (B, C, 1, h, w) float32, each row's next conditioning latent.
-        last_frames: (B, H, W, 3) uint8, each row's latest frame.
-        seeds: per-row seeds; chunk_index: (B,) int64, the next chunk's index per row.
     """
 
-    cond_latents: torch.Tensor
-    last_frames: np.ndarray
-    seeds: list[int]
-    chunk_index: np.ndarray
-    num_steps: int
-    guidance: float
-    extra: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.seeds)
-
-    def select(self, rows) -> EngineState:
-        """The sub-state of the given row indices."""
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        return EngineState(
-            self.cond_latents[torch.as_tensor(rows)],
-            self.last_frames[rows],
-            [self.seeds[i] for i in rows],
-            self.chunk_index[rows].copy(),
-            self.num_steps,
-            self.guidance,
-        )
-
-    @classmethod
-    def concat(cls, states: list[EngineState]) -> EngineState:
-        """The rows of several states, in order, as one state (all must share num_steps and
-        guidance: they are per state)."""
-        if not states:
-            raise ValueError("concat needs at least one EngineState")
-        first = states[0]
-        for s in states[1:]:
-            if (s.num_steps, s.guidance) != (first.num_steps, first.guidance):
-                raise ValueError(
-                    f"states to concat must share num_steps and guidance: got ({first.num_steps}, {first.guidance}) "
-                    f"and ({s.num_steps}, {s.guidance})"
-                )
-        return cls(
-            torch.cat([s.cond_latents for s in states]),
-            np.concatenate([s.last_frames for s in states]),
-            [seed for s in states for seed in s.seeds],
-            np.concatenate([s.chunk_index for s in states]),
-            first.num_steps,
-            first.guidance,
-        )
-
-    def update(self, rows, sub: EngineState) -> EngineState:
-        """A copy of this state with ``rows`` replaced by the rows of ``sub``."""
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        cond = self.cond_latents.clone()
-        cond[torch.as_tensor(rows)] = sub.cond_latents.to(cond.device)
-        last = self.last_frames.copy()
-        last[rows] = sub.last_frames
-        seeds = list(self.seeds)
-        idx = self.chunk_index.copy()
-        for j, r in enumerate(rows):
-            seeds[r] = sub.seeds[j]
-            idx[r] = sub.chunk_index[j]
-        return EngineState(cond, last, seeds, idx, self.num_steps, self.guidance)
+    cond_latents: torch.Tensor = per_row()
 
 
 START_CACHE_SIZE = 64  # start-frame latents kept per engine (push-64: 16 KiB each; GR-1: 300 KiB)
 
 
-class Engine:
+class Engine(BaseEngine):
     """A loaded world model.
 
     Build one with :meth:`Engine.load`. The main calls:
@@ -148,12 +90,10 @@ class Engine:
         deterministic: bool | None = None,
         threads: int | None = None,
     ) -> None:
-        sizes = [("max_batch", max_batch, 4096), ("vae_batch", vae_batch, 256)]
+        max_batch = as_int(max_batch, "max_batch", low=1, high=4096)
+        vae_batch = as_int(vae_batch, "vae_batch", low=1, high=256)
         if threads is not None:
-            sizes.append(("threads", threads, 1024))
-        for key, val, top in sizes:
-            if isinstance(val, bool) or not isinstance(val, int) or not 1 <= val <= top:
-                raise ValueError(f"{key} must be an int in [1, {top}], got {val!r}")
+            threads = as_int(threads, "threads", low=1, high=1024)
         if deterministic is not None and not isinstance(deterministic, bool):
             raise TypeError(f"deterministic must be a bool or None, got {type(deterministic).__name__}")
         self.vae_batch = vae_batch
@@ -176,6 +116,7 @@ class Engine:
         )
         self._start_cache: OrderedDict[bytes, torch.Tensor] = OrderedDict()
         self._start_cache_lock = threading.Lock()
+        self._weights_sha256: str | None = None
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = False
         with torch.no_grad():  # a constant of the weights; computed where the rows are
@@ -228,7 +169,7 @@ class Engine:
     def weights_sha256(self) -> str:
         """sha256 over the model's parameters and buffers (names in sorted order, then each
         tensor's bytes): what a bulk receipt records to tie a rollout to its weights."""
-        if getattr(self, "_weights_sha256", None) is None:
+        if self._weights_sha256 is None:
             h = hashlib.sha256()
             for prefix, module in (("vae.", self.vae), ("dit.", self.dit)):
                 state = module.state_dict()
@@ -238,6 +179,10 @@ class Engine:
                     h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
             self._weights_sha256 = h.hexdigest()
         return self._weights_sha256
+
+    def parameter_count(self) -> int:
+        """Parameters of the VAE and the DiT together."""
+        return sum(p.numel() for m in (self.vae, self.dit) for p in m.parameters())
 
     @property
     def latents(self):
@@ -339,52 +284,10 @@ class Engine:
             timings[k] = timings.get(k, 0.0) + v
         return frames, nxt
 
-    def _check_noise_range(self, seeds, last_chunks) -> None:
-        """Before any work: the reference noise scheme's RandomState seeds (seed + chunk *
-        chunk_size) must stay below 2**32 up to each row's last chunk (ValueError otherwise)."""
-        if self.spec.noise == "reference":
-            for seed, c in zip(seeds, last_chunks, strict=True):
-                reference_noise_seed(seed, int(c), self.spec.chunk_size)
-
-    # --- public calls ---------------------------------------------------------------------
-    def predict(
-        self, start_frame, actions, seed: int = 0, num_steps: int | None = None, guidance: float | None = None
-    ) -> Rollout:
-        """Roll out one action sequence.
-
-        start_frame: (H, W, 3) uint8 (or a PIL image). actions: (T, action_dim) float32,
-        T a positive multiple of ``chunk_size``. Returns a :class:`Rollout` with T frames.
-        """
-        frame = as_frame(start_frame, self.spec)
-        acts = as_actions(actions, self.spec)
-        seed = as_seed(seed)
-        batch = self._predict(frame, acts[None], [seed], num_steps, guidance)
-        return batch[0]
-
-    def predict_batch(
-        self,
-        start_frame,
-        actions,
-        seed: int | list[int] = 0,
-        num_steps: int | None = None,
-        guidance: float | None = None,
-    ) -> RolloutBatch:
-        """Roll out K action sequences (K, T, action_dim) from one start frame.
-
-        All candidates share ``seed`` by default (so scores compare actions, not noise); a
-        list gives one seed per candidate. Candidate k equals ``predict(actions[k], seed)``
-        bit for bit on CPU. The start frame is encoded once; K is split into micro-batches
-        of ``max_batch``.
-        """
-        frame = as_frame(start_frame, self.spec)
-        acts = as_actions(actions, self.spec, batched=True)
-        seeds = as_seeds(seed, acts.shape[0])
-        return self._predict(frame, acts, seeds, num_steps, guidance)
+    # --- the contract's calls (checked by BaseEngine) ------------------------------------
+    state_type = EngineState
 
     def _predict(self, frame: np.ndarray, acts: np.ndarray, seeds: list[int], num_steps, guidance) -> RolloutBatch:
-        num_steps = as_num_steps(num_steps, self.spec)
-        guidance = as_guidance(guidance, self.spec)
-        self._check_noise_range(seeds, [acts.shape[1] // self.spec.chunk_size - 1] * len(seeds))
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         cond0 = self._encode_start(frame)
@@ -414,52 +317,15 @@ class Engine:
             timings=timings,
         )
 
-    def start(
-        self,
-        start_frames,
-        seeds: int | list[int] = 0,
-        num_steps: int | None = None,
-        guidance: float | None = None,
-    ) -> EngineState:
-        """Begin B rollouts from start frames (B, H, W, 3) uint8; one seed or one per row."""
-        frames = as_frames(start_frames, self.spec)
-        seeds = as_seeds(seeds, frames.shape[0], name="seeds")
-        num_steps = as_num_steps(num_steps, self.spec)
-        guidance = as_guidance(guidance, self.spec)
+    def _start(self, frames: np.ndarray, seeds: list[int], num_steps: int, guidance: float) -> EngineState:
         cond = self._encode_starts(frames)
-        return EngineState(cond, frames.copy(), seeds, np.zeros(len(seeds), dtype=np.int64), num_steps, guidance)
+        return EngineState.first(frames, seeds, num_steps, guidance, cond_latents=cond)
 
-    def step(self, state: EngineState, action_chunks) -> tuple[np.ndarray, EngineState]:
-        """Advance every row of ``state`` by one chunk.
-
-        action_chunks: (B, chunk_size, action_dim) float32. Returns frames
-        (B, chunk_size, H, W, 3) uint8 and the new state (the old one is not modified).
-        Row b's chunk c uses the same noise as chunk c of ``predict(..., seed=seeds[b])``.
-        """
-        if not isinstance(state, EngineState):
-            raise TypeError(f"state must be an EngineState from Engine.start, got {type(state).__name__}")
-        acts = as_actions(action_chunks, self.spec, batched=True, name="action_chunks")
-        if acts.shape[0] != len(state):
-            raise ValueError(
-                f"action_chunks must have one chunk per row: expected B = {len(state)}, got {acts.shape[0]}"
-            )
-        if acts.shape[1] != self.spec.chunk_size:
-            raise ValueError(
-                f"action_chunks must hold exactly one chunk: expected shape (B, {self.spec.chunk_size}, "
-                f"{self.spec.action_dim}), got {acts.shape}"
-            )
-        self._check_noise_range(state.seeds, state.chunk_index)
+    def _step(self, state: EngineState, acts: np.ndarray, peek: bool) -> tuple[np.ndarray, EngineState]:
         timings: dict[str, float] = {}
         frames, cond = self._chunk(
-            state.cond_latents, acts, state.seeds, state.chunk_index, state.num_steps, state.guidance, timings
+            state.cond_latents, acts, state.seeds, state.chunk_index, state.num_steps, state.guidance, timings, not peek
         )
-        new = EngineState(
-            cond,
-            frames[:, -1].copy(),
-            list(state.seeds),
-            state.chunk_index + 1,
-            state.num_steps,
-            state.guidance,
-            {"timings": timings},
-        )
-        return frames, new
+        if peek:  # nothing advances, so the next chunk's conditioning is not needed
+            return frames, state
+        return frames, state.advanced(frames, {"timings": timings}, cond_latents=cond)

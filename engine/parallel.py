@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from .validation import as_int
+
 _POOLS: dict[int, RowPool] = {}
 _POOLS_LOCK = threading.Lock()
 _ON_WORKER = threading.local()
@@ -36,8 +38,7 @@ class RowPool:
     """
 
     def __init__(self, size: int) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"RowPool size must be a positive int, got {size!r}")
+        size = as_int(size, "RowPool size", low=1)
         self.size = size
         self._tasks: SimpleQueue = SimpleQueue()
         # torch.set_num_threads in a worker also sets the process-wide default that threads

@@ -25,6 +25,7 @@ import torch
 from diffusers import UniPCMultistepScheduler
 
 from .networks import ActionConditionedDiT
+from .validation import reference_noise_seed
 
 
 def make_scheduler(num_steps: int, shift: float, sigma_max: float = 0.999) -> UniPCMultistepScheduler:
@@ -55,18 +56,6 @@ def chunk_seed(seed: int, chunk_index: int) -> int:
     """The 63-bit generator seed of one candidate's chunk, derived from (seed, chunk)."""
     state = np.random.SeedSequence([int(seed), int(chunk_index)]).generate_state(2, np.uint32)
     return (int(state[0]) << 31 | int(state[1]) >> 1) & ((1 << 63) - 1)
-
-
-def reference_noise_seed(seed: int, chunk_index: int, chunk_size: int) -> int:
-    """The ``np.random.RandomState`` seed of the reference scheme: the chunk's first action
-    index, offset by the user's seed. A ``ValueError`` when it leaves RandomState's range."""
-    s = int(seed) + int(chunk_index) * int(chunk_size)
-    if s >= 2**32:
-        raise ValueError(
-            f"the reference noise scheme seeds np.random.RandomState with seed + chunk_index * chunk_size, "
-            f"which must be below 2**32; got {seed} + {chunk_index} * {chunk_size} = {s}"
-        )
-    return s
 
 
 def chunk_noise(

@@ -3,6 +3,7 @@ that names what was expected and what was received."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -15,6 +16,39 @@ MAX_NUM_STEPS = 1000
 MAX_FRAMES = 4096  # per rollout: 410 s of video at 10 fps
 MAX_CANDIDATES = 4096  # per predict_batch call (split larger searches across calls)
 MAX_GUIDANCE = 100.0
+
+
+def as_int(value, name: str, *, low: int | None = None, high: int | None = None, high_open: bool = False) -> int:
+    """An integer argument (Python or numpy integer, never a bool) in [low, high] (or
+    [low, high) with ``high_open``), or a ValueError that names it, the range and what came."""
+    if low is not None and high is not None:
+        bound = f" in [{low}, {high}{')' if high_open else ']'}"
+    elif low is not None:
+        bound = f" >= {low}"
+    elif high is not None:
+        bound = f" {'<' if high_open else '<='} {high}"
+    else:
+        bound = ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an int{bound}, got {type(value).__name__} {value!r}")
+    v = int(value)
+    if (low is not None and v < low) or (high is not None and (v >= high if high_open else v > high)):
+        raise ValueError(f"{name} must be an int{bound}, got {v}")
+    return v
+
+
+def as_real(
+    value, name: str, *, low: float | None = None, high: float | None = None, open_low=False, open_high=False
+) -> float:
+    """A finite real argument (never a bool) within the given bounds, or a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    v = float(value)
+    if low is not None and (v < low or (open_low and v == low)):
+        raise ValueError(f"{name} must be {'>' if open_low else '>='} {low}, got {v}")
+    if high is not None and (v > high or (open_high and v == high)):
+        raise ValueError(f"{name} must be {'<' if open_high else '<='} {high}, got {v}")
+    return v
 
 
 def as_frame(frame, spec: ModelSpec, *, name: str = "start_frame") -> np.ndarray:
@@ -144,84 +178,22 @@ def as_guidance(guidance, spec: ModelSpec) -> float:
     return g
 
 
-MAX_IMAGE_PIXELS = 64_000_000  # an encoded image larger than this is refused before decoding
-IMAGE_FORMATS = ("PNG", "JPEG")
+def reference_noise_seed(seed: int, chunk_index: int, chunk_size: int) -> int:
+    """The ``np.random.RandomState`` seed of the reference scheme: the chunk's first action
+    index, offset by the user's seed. A ``ValueError`` when it leaves RandomState's range."""
+    s = int(seed) + int(chunk_index) * int(chunk_size)
+    if s >= 2**32:
+        raise ValueError(
+            f"the reference noise scheme seeds np.random.RandomState with seed + chunk_index * chunk_size, "
+            f"which must be below 2**32; got {seed} + {chunk_index} * {chunk_size} = {s}"
+        )
+    return s
 
 
-def image_from_bytes(
-    data: bytes, *, name: str = "frame", max_pixels: int = MAX_IMAGE_PIXELS, formats: tuple | None = IMAGE_FORMATS
-) -> np.ndarray:
-    """Decode encoded image bytes (PNG/JPEG by default) to (H, W, 3) uint8 RGB.
-
-    The header is read first: a format not in ``formats`` (None: any format PIL reads), a mode
-    that is not 8 bits per channel, or more than ``max_pixels`` pixels is refused (ValueError)
-    before any pixel is decoded. Resolution is not checked here: pass the result to
-    :func:`as_frame`.
-    """
-    import io
-
-    from PIL import Image
-
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"{name} must be encoded image bytes (PNG/JPEG), got {type(data).__name__}")
-    if len(data) == 0:
-        raise ValueError(f"{name} is empty: expected PNG/JPEG bytes")
-    try:
-        img = Image.open(io.BytesIO(data))
-    except Exception as e:  # noqa: BLE001 - PIL raises many kinds for bad bytes
-        raise ValueError(f"{name} is not a readable image ({len(data)} bytes): {e}") from None
-    with img:
-        if formats is not None and img.format not in formats:
-            raise ValueError(f"{name} must be a {' or '.join(formats)} image, got format {img.format!r}")
-        if img.width * img.height > max_pixels:
-            raise ValueError(
-                f"{name} has {img.width} x {img.height} = {img.width * img.height} pixels, "
-                f"more than the limit of {max_pixels}"
-            )
-        if img.mode not in PIL_MODES:
-            raise ValueError(
-                f"{name} has image mode {img.mode!r}, expected 8-bit colour or grey ({', '.join(PIL_MODES)})"
-            )
-        try:
-            return np.asarray(img.convert("RGB"))
-        except Exception as e:  # noqa: BLE001 - truncated or corrupt pixel data
-            raise ValueError(f"{name} is a damaged {img.format} image: {type(e).__name__}: {e}") from None
-
-
-def array_from_npy_bytes(data: bytes, *, name: str = "actions") -> np.ndarray:
-    """Parse ``.npy`` bytes with pickles disabled (an object array is refused, ValueError)."""
-    import io
-
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"{name} must be .npy bytes, got {type(data).__name__}")
-    try:
-        arr = np.load(io.BytesIO(data), allow_pickle=False)
-    except ValueError as e:
-        if "allow_pickle" in str(e):
-            raise ValueError(f"{name}: pickled .npy data is refused; send a plain numeric array") from None
-        raise ValueError(f"{name} is not a valid .npy array ({len(data)} bytes): {e}") from None
-    except (OSError, EOFError) as e:
-        raise ValueError(f"{name} is not a valid .npy array ({len(data)} bytes): {e}") from None
-    if not isinstance(arr, np.ndarray):
-        raise ValueError(f"{name} must hold one array (a .npy), got an archive")
-    return arr
-
-
-def png_bytes(frame: np.ndarray, *, compress_level: int = 6) -> bytes:
-    """(H, W, 3) uint8 -> PNG bytes (lossless: :func:`image_from_bytes` gives the pixels back)."""
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(frame)).save(buf, format="PNG", compress_level=compress_level)
-    return buf.getvalue()
-
-
-def npy_bytes(arr: np.ndarray) -> bytes:
-    """An array as ``.npy`` bytes (no pickles; :func:`array_from_npy_bytes` reads it back)."""
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-    return buf.getvalue()
+def check_noise_range(spec, seeds, last_chunks) -> None:
+    """Before any work: under the reference noise scheme (``spec.noise == "reference"``) every
+    row's RandomState seed (seed + chunk * chunk_size) must stay below 2**32 up to its last
+    chunk ``last_chunks[i]`` (ValueError otherwise); other schemes take any seed."""
+    if spec.noise == "reference":
+        for seed, c in zip(seeds, last_chunks, strict=True):
+            reference_noise_seed(seed, int(c), spec.chunk_size)

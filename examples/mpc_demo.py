@@ -25,23 +25,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import dreamgym  # noqa: E402
-from dreamgym import toyworld as tw  # noqa: E402
-from dreamgym.toyworld import MAX_STEPS, SUCCESS_PX, seeds, task_distance, task_episode  # noqa: E402  # noqa: E402
-from engine import write_mp4  # noqa: E402
-from engine.files import atomic_write_bytes  # noqa: E402
-from examples.toy_tasks import task_scorer  # noqa: E402
-from planners import MPC, lattice_cem  # noqa: E402
-from planners.viz import caption, hstack, panel, plot_scores, vstack  # noqa: E402
+import dreamgym
+import engine
+from dreamgym import toyworld as tw
+from dreamgym.toyworld import MAX_STEPS, SUCCESS_PX, seeds, task_distance, task_episode, task_scorer
+from engine import write_mp4
+from engine.files import atomic_write_bytes
+from planners import MPC, lattice_cem
+from planners.viz import caption, hstack, panel, plot_scores, vstack
 
 DEMO_SEED = seeds.base("demo")  # demo episodes: disjoint from training, held-out, benchmark and evaluation seeds
 
@@ -59,7 +56,7 @@ def main(argv=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
 
     t_load = time.perf_counter()
-    model = dreamgym.resolve_engine("push-64") if args.model == "push-64" else dreamgym.ToyWorldModel()
+    model = engine.open("push-64") if args.model == "push-64" else dreamgym.ToyWorldModel()
     t_load = time.perf_counter() - t_load
 
     start, goal = task_episode(args.task, args.seed, DEMO_SEED)

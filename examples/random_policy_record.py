@@ -4,15 +4,11 @@ python examples/random_policy_record.py --out out/random --episodes 2
 """
 
 import argparse
-import sys
-from pathlib import Path
 
 import gymnasium as gym
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import dreamgym  # noqa: E402,F401  (registers dreamgym/Dream-v0)
-from dreamgym import RecordMP4  # noqa: E402
+from dreamgym import RecordMP4
 
 
 def main(argv=None):

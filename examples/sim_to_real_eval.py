@@ -13,12 +13,9 @@ dream from frames only and writes ``eval_info.json`` (LeRobot's layout), ``repor
 """
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dreamgym.toyworld.policies import evaluate_push_policies, policy_zoo  # noqa: E402
+from dreamgym.evaluation import evaluate_push_policies
+from dreamgym.toyworld.zoo import policy_zoo
 
 
 def main(argv=None):

@@ -4,14 +4,10 @@ python examples/vector_env_loop.py --num-envs 8 --steps 6
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dreamgym  # noqa: E402,F401
 

@@ -6,7 +6,10 @@ planner = lattice_cem(model, GoalDistance(goal), horizon=16, seed=0)  # CEM 16 x
 result = planner.plan(frame)
 """
 
-from .base import PlanResult, RolloutModel, Scorer, TrajectoryOptimizer
+from engine.protocol import RolloutModel
+from engine.scoring import Scorer
+
+from .base import PlanResult, TrajectoryOptimizer
 from .cem import CEM
 from .lattice import Lattice, lattice_candidates
 from .mpc import MPC, AsyncMPC, MPCTrace

@@ -5,34 +5,25 @@
 * :class:`Scorer` — ``scorer(frames_KTHW3, actions_KTA) -> scores (K,)``, higher is better.
 * :class:`TrajectoryOptimizer` — owns the action bounds, the seeded ``torch.Generator``, the
   warm start (previous plan shifted by the executed actions, seeded as a candidate), the
-  split of K candidates into micro-batches, NaN handling, history, callbacks and timing.
-  A planner subclass implements :meth:`_optimize` only.
+  split of K candidates into micro-batches, NaN handling, the search loop, history, callbacks,
+  timing and the :class:`PlanResult`. A solver supplies ``propose`` (and, if it keeps a search
+  distribution, ``start_search`` / ``update``; ``finish`` to return something other than the
+  best candidate).
 """
 
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
-
-@runtime_checkable
-class RolloutModel(Protocol):
-    spec: Any
-
-    def predict_batch(self, start_frame, actions, seed=0): ...
-
-
-@runtime_checkable
-class Scorer(Protocol):
-    def __call__(self, frames, actions) -> torch.Tensor: ...
+from engine.protocol import RolloutModel
+from engine.scoring import nan_to_worst
+from engine.validation import as_int
 
 
 @dataclass
@@ -61,31 +52,6 @@ class PlanResult:
     wall_s: float = 0.0
 
 
-def int_param(name: str, value, *, low: int = 1, high: int | None = None) -> int:
-    """An integer argument (Python or numpy integer) in [low, high], or a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an int >= {low}, got {type(value).__name__} {value!r}")
-    v = int(value)
-    if v < low or (high is not None and v > high):
-        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be an int {bound}, got {v}")
-    return v
-
-
-def real_param(
-    name: str, value, *, low: float | None = None, high: float | None = None, open_low=False, open_high=False
-):
-    """A finite real argument within the given bounds, or a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    v = float(value)
-    if low is not None and (v < low or (open_low and v == low)):
-        raise ValueError(f"{name} must be {'>' if open_low else '>='} {low}, got {v}")
-    if high is not None and (v > high or (open_high and v == high)):
-        raise ValueError(f"{name} must be {'<' if open_high else '<='} {high}, got {v}")
-    return v
-
-
 def check_scorer_fits(scorer, spec, horizon: int) -> None:
     """Before any rollout: a scorer's goal image must have the model's resolution and its
     explicit time weights one entry per planned frame (checked for scorers that expose
@@ -112,7 +78,7 @@ def to_scores(values, k: int) -> torch.Tensor:
     s = s.to(torch.float64).reshape(-1)
     if s.shape[0] != k:
         raise ValueError(f"the scorer must return one score per candidate ({k}), got shape {tuple(s.shape)}")
-    return torch.where(torch.isnan(s), torch.tensor(float("-inf"), dtype=s.dtype), s)
+    return nan_to_worst(s)
 
 
 def _colour_amplitudes(t: int, beta: float) -> torch.Tensor:
@@ -166,7 +132,7 @@ class TrajectoryOptimizer:
         callback: Callable | None = None,
         keep_frames: bool = True,
     ) -> None:
-        if not callable(getattr(model, "predict_batch", None)) or not hasattr(model, "spec"):
+        if not isinstance(model, RolloutModel):
             raise TypeError(
                 "model must be a RolloutModel (a .spec and a .predict_batch(start_frame, actions, seed)), "
                 f"e.g. an engine.Engine; got {type(model).__name__}"
@@ -174,14 +140,14 @@ class TrajectoryOptimizer:
         if not callable(scorer):
             raise TypeError(f"scorer must be callable as scorer(frames, actions) -> (K,) scores, got {scorer!r}")
         spec = model.spec
-        horizon = int_param("horizon", horizon)
+        horizon = as_int(horizon, "horizon", low=1)
         if horizon % spec.chunk_size:
             raise ValueError(f"horizon must be a positive multiple of chunk_size = {spec.chunk_size}, got {horizon}")
-        population = int_param("population", population)
-        iterations = int_param("iterations", iterations)
-        seed, rollout_seed = int_param("seed", seed, low=0), int_param("rollout_seed", rollout_seed, low=0)
+        population = as_int(population, "population", low=1)
+        iterations = as_int(iterations, "iterations", low=1)
+        seed, rollout_seed = as_int(seed, "seed", low=0), as_int(rollout_seed, "rollout_seed", low=0)
         if max_batch is not None:
-            max_batch = int_param("max_batch", max_batch)
+            max_batch = as_int(max_batch, "max_batch", low=1)
         check_scorer_fits(scorer, spec, horizon)
         self.model, self.scorer = model, scorer
         self.horizon, self.population, self.iterations = horizon, population, iterations
@@ -281,8 +247,37 @@ class TrajectoryOptimizer:
         self._notify(it, info)
         return best
 
-    def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:  # pragma: no cover
+    def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:
+        """The search loop every planner shares: per iteration, the solver proposes candidates,
+        they are rolled out and scored (:meth:`evaluate`), the solver updates its search state,
+        and the best so far and the history are recorded; then the solver picks the plan."""
+        state = self.start_search(base)
+        best = (base.clone(), float("-inf"))
+        history: list[dict] = []
+        for it in range(self.iterations):
+            cands = self.propose(state, it, best[0])
+            scores, frames = self.evaluate(frame, cands)
+            state, notes = self.update(state, cands, scores)
+            best = self._record(it, cands, scores, best, history, **notes)
+        actions, score = self.finish(state, best, frame)
+        return PlanResult(actions, score, cands.numpy(), scores.numpy().astype(np.float32), frames, history)
+
+    # --- what a solver supplies -------------------------------------------------------------
+    def start_search(self, base: torch.Tensor):
+        """The solver's search state before the first iteration (default: None)."""
+        return None
+
+    def propose(self, state, iteration: int, best: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        """Candidates (K, T, A) of this iteration, given the search state and the best plan so far."""
         raise NotImplementedError
+
+    def update(self, state, candidates: torch.Tensor, scores: torch.Tensor) -> tuple:
+        """The search state after scoring ``candidates``, and extra notes for the history."""
+        return state, {}
+
+    def finish(self, state, best: tuple, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        """The plan (T, A) and its score (default: the best candidate seen)."""
+        return best[0].numpy(), best[1]
 
     # --- sampling helpers --------------------------------------------------------------------
     def noise(self, n: int, beta: float = 0.0) -> torch.Tensor:

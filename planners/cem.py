@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import PlanResult, TrajectoryOptimizer, int_param, real_param
+from engine.validation import as_int, as_real
+
+from .base import TrajectoryOptimizer
 
 
 class CEM(TrajectoryOptimizer):
@@ -38,12 +40,12 @@ class CEM(TrajectoryOptimizer):
         **kw,
     ):
         super().__init__(model, scorer, **kw)
-        elites = int_param("elites", elites, high=self.population)
-        init_std = real_param("init_std", init_std, low=0, open_low=True)  # units of the half action range
-        min_std = real_param("min_std", min_std, low=0)
-        momentum = real_param("momentum", momentum, low=0, high=1, open_high=True)
-        beta = real_param("beta", beta, low=0)
-        keep_elites = real_param("keep_elites", keep_elites, low=0, high=1)
+        elites = as_int(elites, "elites", low=1, high=self.population)
+        init_std = as_real(init_std, "init_std", low=0, open_low=True)  # units of the half action range
+        min_std = as_real(min_std, "min_std", low=0)
+        momentum = as_real(momentum, "momentum", low=0, high=1, open_high=True)
+        beta = as_real(beta, "beta", low=0)
+        keep_elites = as_real(keep_elites, "keep_elites", low=0, high=1)
         self.n_elites, self.init_std, self.min_std = elites, init_std, min_std
         self.momentum, self.beta, self.keep_elites, self.return_mean = momentum, beta, keep_elites, return_mean
         self._kept: torch.Tensor | None = None
@@ -60,43 +62,39 @@ class CEM(TrajectoryOptimizer):
                 :, : self.horizon
             ]
 
-    def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:
-        half = (self.high - self.low) / 2
-        mean = base.clone()
-        std = torch.full_like(mean, self.init_std * half)
-        best = (mean.clone(), float("-inf"))
+    def start_search(self, base: torch.Tensor) -> dict:
         n_keep = int(round(self.keep_elites * self.n_elites))
-        history = []
-        carried = self._kept if (n_keep and self._kept is not None) else None
-        for it in range(self.iterations):
-            parts = [self.injected(mean)] if it == 0 else []
-            if carried is not None:
-                parts.append(carried[:n_keep])
-            fixed = torch.cat(parts) if parts else torch.empty(0, *mean.shape)
-            n = max(self.population - len(fixed), 1)
-            samples = self.clip(mean + std * self.noise(n, self.beta))
-            cands = torch.cat([fixed, samples])[: max(self.population, 1)]
-            scores, frames = self.evaluate(frame, cands)
-            order = torch.argsort(scores, descending=True)
-            elite = cands[order[: self.n_elites]]
-            new_mean, new_std = elite.mean(0), elite.std(0, unbiased=False)
-            mean = self.momentum * mean + (1 - self.momentum) * new_mean
-            std = (self.momentum * std + (1 - self.momentum) * new_std).clamp_min(self.min_std * half)
-            carried = elite
-            best = self._record(
-                it,
-                cands,
-                scores,
-                best,
-                history,
-                elite_mean=float(scores[order[: self.n_elites]].mean()),
-                std=float(std.mean()),
-            )
-        self._kept = carried.clone() if n_keep else None
-        if self.return_mean:
-            mean = self.clip(mean)
+        return {
+            "mean": base.clone(),
+            "std": torch.full_like(base, self.init_std * ((self.high - self.low) / 2)),
+            "carried": self._kept if (n_keep and self._kept is not None) else None,
+            "n_keep": n_keep,
+        }
+
+    def propose(self, state: dict, iteration: int, best: torch.Tensor) -> torch.Tensor:
+        mean, carried = state["mean"], state["carried"]
+        parts = [self.injected(mean)] if iteration == 0 else []
+        if carried is not None:
+            parts.append(carried[: state["n_keep"]])
+        fixed = torch.cat(parts) if parts else torch.empty(0, *mean.shape)
+        n = max(self.population - len(fixed), 1)
+        samples = self.clip(mean + state["std"] * self.noise(n, self.beta))
+        return torch.cat([fixed, samples])[: max(self.population, 1)]
+
+    def update(self, state: dict, candidates: torch.Tensor, scores: torch.Tensor) -> tuple:
+        half = (self.high - self.low) / 2
+        order = torch.argsort(scores, descending=True)
+        elite = candidates[order[: self.n_elites]]
+        new_mean, new_std = elite.mean(0), elite.std(0, unbiased=False)
+        mean = self.momentum * state["mean"] + (1 - self.momentum) * new_mean
+        std = (self.momentum * state["std"] + (1 - self.momentum) * new_std).clamp_min(self.min_std * half)
+        notes = {"elite_mean": float(scores[order[: self.n_elites]].mean()), "std": float(std.mean())}
+        return {**state, "mean": mean, "std": std, "carried": elite}, notes
+
+    def finish(self, state: dict, best: tuple, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        self._kept = state["carried"].clone() if state["n_keep"] else None
+        if self.return_mean:  # the final mean, scored with one extra rollout
+            mean = self.clip(state["mean"])
             mean_score, _ = self.evaluate(frame, mean[None])
-            return PlanResult(
-                mean.numpy(), float(mean_score[0]), cands.numpy(), scores.numpy().astype(np.float32), frames, history
-            )
-        return PlanResult(best[0].numpy(), best[1], cands.numpy(), scores.numpy().astype(np.float32), frames, history)
+            return mean.numpy(), float(mean_score[0])
+        return best[0].numpy(), best[1]

@@ -7,7 +7,9 @@ import itertools
 import numpy as np
 import torch
 
-from .base import PlanResult, TrajectoryOptimizer, real_param
+from engine.validation import as_real
+
+from .base import TrajectoryOptimizer
 
 
 def lattice_candidates(
@@ -43,31 +45,29 @@ class Lattice(TrajectoryOptimizer):
 
     def __init__(self, model, scorer, *, deltas=(0.5, 1.0), scales=(0.5, 1.5), shrink: float = 0.5, **kw):
         super().__init__(model, scorer, **kw)
-        deltas = tuple(real_param(f"deltas[{i}]", d, low=0, open_low=True) for i, d in enumerate(deltas))
-        scales = tuple(real_param(f"scales[{i}]", c, low=0) for i, c in enumerate(scales))
+        deltas = tuple(as_real(d, f"deltas[{i}]", low=0, open_low=True) for i, d in enumerate(deltas))
+        scales = tuple(as_real(c, f"scales[{i}]", low=0) for i, c in enumerate(scales))
         if not deltas:
             raise ValueError("deltas must hold at least one step size")
-        shrink = real_param("shrink", shrink, low=0, high=1, open_low=True)
+        shrink = as_real(shrink, "shrink", low=0, high=1, open_low=True)
         self.deltas, self.scales, self.shrink = deltas, scales, shrink
 
     def candidates(self, base: np.ndarray, deltas=None) -> np.ndarray:
         return lattice_candidates(base, deltas or self.deltas, self.scales, self.low, self.high)
 
-    def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:
-        best = (base.clone(), float("-inf"))
-        deltas = self.deltas
-        history = []
-        for it in range(self.iterations):
-            cands = torch.as_tensor(self.candidates(best[0].numpy(), deltas))
-            if it == 0 and self.extra_candidates is not None:
-                cands = torch.cat([cands, self.injected(best[0])[1:]])
-            if len(cands) < self.population:
-                n = self.population - len(cands)
-                signs = torch.randint(0, 2, (n, 1, self.action_dim), generator=self.generator) * 2.0 - 1.0
-                mags = torch.rand((n, 1, 1), generator=self.generator) * max(deltas)
-                cands = torch.cat([cands, self.clip(best[0] + signs * mags)])
-            cands = cands[: self.population]
-            scores, frames = self.evaluate(frame, cands)
-            best = self._record(it, cands, scores, best, history)
-            deltas = tuple(d * self.shrink for d in deltas)
-        return PlanResult(best[0].numpy(), best[1], cands.numpy(), scores.numpy().astype(np.float32), frames, history)
+    def start_search(self, base: torch.Tensor) -> tuple:
+        return self.deltas  # the offsets of the current iteration
+
+    def propose(self, deltas: tuple, iteration: int, best: torch.Tensor) -> torch.Tensor:
+        cands = torch.as_tensor(self.candidates(best.numpy(), deltas))
+        if iteration == 0 and self.extra_candidates is not None:
+            cands = torch.cat([cands, self.injected(best)[1:]])
+        if len(cands) < self.population:
+            n = self.population - len(cands)
+            signs = torch.randint(0, 2, (n, 1, self.action_dim), generator=self.generator) * 2.0 - 1.0
+            mags = torch.rand((n, 1, 1), generator=self.generator) * max(deltas)
+            cands = torch.cat([cands, self.clip(best + signs * mags)])
+        return cands[: self.population]
+
+    def update(self, deltas: tuple, candidates: torch.Tensor, scores: torch.Tensor) -> tuple:
+        return tuple(d * self.shrink for d in deltas), {}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from .base import PlanResult, TrajectoryOptimizer, real_param
+from engine.validation import as_real
+
+from .base import TrajectoryOptimizer
 
 
 class RandomShooting(TrajectoryOptimizer):
@@ -20,22 +21,16 @@ class RandomShooting(TrajectoryOptimizer):
 
     def __init__(self, model, scorer, *, std: float = 0.5, beta: float = 0.0, uniform: bool = False, **kw):
         super().__init__(model, scorer, **kw)
-        std = real_param("std", std, low=0)
-        beta = real_param("beta", beta, low=0)
+        std = as_real(std, "std", low=0)
+        beta = as_real(beta, "beta", low=0)
         self.std, self.beta, self.uniform = std, beta, uniform
 
-    def _optimize(self, frame: np.ndarray, base: torch.Tensor) -> PlanResult:
-        half = (self.high - self.low) / 2
-        best = (base, float("-inf"))
-        history = []
-        for it in range(self.iterations):
-            extra = self.injected(best[0]) if it == 0 else best[0][None]
-            n = max(self.population - len(extra), 0)
-            if self.uniform:
-                samples = self.low + (self.high - self.low) * torch.rand((n, *base.shape), generator=self.generator)
-            else:
-                samples = best[0] + self.std * half * self.noise(n, self.beta)
-            cands = self.clip(torch.cat([extra, samples]))[: max(self.population, 1)]
-            scores, frames = self.evaluate(frame, cands)
-            best = self._record(it, cands, scores, best, history)
-        return PlanResult(best[0].numpy(), best[1], cands.numpy(), scores.numpy().astype(np.float32), frames, history)
+    def propose(self, state, iteration: int, best: torch.Tensor) -> torch.Tensor:
+        extra = self.injected(best) if iteration == 0 else best[None]
+        n = max(self.population - len(extra), 0)
+        if self.uniform:
+            samples = self.low + (self.high - self.low) * torch.rand((n, *best.shape), generator=self.generator)
+        else:
+            half = (self.high - self.low) / 2
+            samples = best + self.std * half * self.noise(n, self.beta)
+        return self.clip(torch.cat([extra, samples]))[: max(self.population, 1)]

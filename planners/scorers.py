@@ -1,7 +1,9 @@
 """Scorers: ``scorer(frames (K, T, H, W, 3) uint8, actions (K, T, A)) -> scores (K,)``.
 
 Higher is better, computed batched on tensors; a NaN score is mapped to ``-inf`` (the
-worst) by every scorer here and again by the planners.
+worst) by every scorer here and again by the planners (:func:`engine.scoring.nan_to_worst`,
+the one NaN policy). The scorer contract and :class:`GoalDistance` live in
+:mod:`engine.scoring`, below both the planners and the worlds, which use them too.
 
 * :class:`GoalDistance` — pixel L2 and/or SSIM against a goal image, on the last frame or
   time-weighted over the rollout; an optional Gaussian blur widens the basin of attraction
@@ -22,120 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.metrics import blur, ssim
-
-
-def _unit_range(x: torch.Tensor, name: str) -> torch.Tensor:
-    """Pixels as float32 in [0, 1]: any integer dtype is read as 0..255 (checked), a float dtype
-    must already lie in [0, 1] (a float image in 0..255 is refused, not silently mis-scaled)."""
-    if x.dtype == torch.bool or x.is_complex():
-        raise TypeError(f"{name} must hold pixel values (uint8 0..255 or float 0..1), got dtype {x.dtype}")
-    if not x.is_floating_point():
-        lo, hi = (int(x.min()), int(x.max())) if x.numel() else (0, 0)
-        if lo < 0 or hi > 255:
-            raise ValueError(f"{name} is integer ({x.dtype}) so must lie in 0..255, got values in [{lo}, {hi}]")
-        return x.float() / 255.0
-    x = x.float()
-    if x.numel() and not torch.isfinite(x).all():
-        raise ValueError(f"{name} must be finite; found NaN or inf")
-    lo, hi = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
-    if lo < 0 or hi > 1:
-        raise ValueError(
-            f"{name} is float ({x.dtype}) so must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}]; "
-            "divide 0..255 images by 255 or pass uint8"
-        )
-    return x
-
-
-def as_video_tensor(frames, name: str = "frames") -> torch.Tensor:
-    """(K, T, H, W, 3) pixels (uint8 0..255 or float 0..1; numpy or torch) -> (K, T, 3, H, W)
-    float32 in [0, 1]."""
-    x = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(frames))
-    if x.ndim != 5 or x.shape[-1] != 3:
-        raise ValueError(f"{name} must have shape (K, T, H, W, 3), got {tuple(x.shape)}")
-    return _unit_range(x, name).permute(0, 1, 4, 2, 3)
-
-
-def _image_tensor(image, name: str = "goal_image") -> torch.Tensor:
-    x = image if isinstance(image, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(np.asarray(image)))
-    if x.ndim != 3 or x.shape[-1] != 3:
-        raise ValueError(f"{name} must be an (H, W, 3) image, got shape {tuple(x.shape)}")
-    return _unit_range(x, name).permute(2, 0, 1)
-
-
-def _nan_to_worst(s: torch.Tensor) -> torch.Tensor:
-    return torch.where(torch.isnan(s), torch.full_like(s, float("-inf")), s)
-
-
-def time_weights(t: int, weighting: str | np.ndarray) -> torch.Tensor:
-    """(T,) weights summing to 1: ``"last"``, ``"uniform"``, ``"linear"`` (later frames weigh
-    more) or an explicit array."""
-    if isinstance(weighting, str):
-        if weighting == "last":
-            w = torch.zeros(t)
-            w[-1] = 1.0
-        elif weighting == "uniform":
-            w = torch.ones(t)
-        elif weighting == "linear":
-            w = torch.arange(1, t + 1, dtype=torch.float32)
-        else:
-            raise ValueError(f"weighting must be 'last', 'uniform', 'linear' or an array, got {weighting!r}")
-    else:
-        w = torch.as_tensor(np.asarray(weighting, dtype=np.float64), dtype=torch.float32)
-        if w.shape != (t,) or not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-            raise ValueError(
-                f"time weights must be {t} finite non-negative numbers with a positive sum, "
-                f"got {np.asarray(weighting)!r}"
-            )
-    return w / w.sum()
-
-
-class GoalDistance:
-    """Minus a distance between predicted frames and a goal image.
-
-    Args:
-        goal_image: (H, W, 3) uint8.
-        metric: ``"l2"`` (mean squared error in [0, 1] units), ``"ssim"`` (1 - SSIM) or
-            ``"l2+ssim"`` (their sum).
-        weighting: ``"last"`` (default), ``"uniform"``, ``"linear"`` or (T,) weights.
-        blur_sigma: Gaussian blur (pixels) applied to frames and goal before comparing.
-    """
-
-    def __init__(self, goal_image, *, metric: str = "l2", weighting="last", blur_sigma: float = 0.0):
-        if metric not in ("l2", "ssim", "l2+ssim"):
-            raise ValueError(f"metric must be 'l2', 'ssim' or 'l2+ssim', got {metric!r}")
-        if isinstance(weighting, str) and weighting not in ("last", "uniform", "linear"):
-            raise ValueError(f"weighting must be 'last', 'uniform', 'linear' or an array, got {weighting!r}")
-        if not isinstance(weighting, str):
-            w = np.asarray(weighting, dtype=np.float64)
-            if w.ndim != 1 or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-                raise ValueError(f"weighting array must be finite non-negative numbers with a positive sum, got {w!r}")
-        if isinstance(blur_sigma, bool) or not isinstance(blur_sigma, int | float) or not 0 <= blur_sigma < 1e4:
-            raise ValueError(f"blur_sigma must be a finite number >= 0 (pixels), got {blur_sigma!r}")
-        self.goal = _image_tensor(goal_image)
-        self.metric, self.weighting, self.blur_sigma = metric, weighting, float(blur_sigma)
-        self._goal_b = blur(self.goal[None], self.blur_sigma)
-
-    def with_goal(self, goal_image) -> GoalDistance:
-        """The same scorer for another goal image (what goal-conditioned envs call at reset)."""
-        return GoalDistance(goal_image, metric=self.metric, weighting=self.weighting, blur_sigma=self.blur_sigma)
-
-    def __call__(self, frames, actions=None) -> torch.Tensor:
-        x = as_video_tensor(frames)
-        k, t = x.shape[:2]
-        if x.shape[-2:] != self.goal.shape[-2:]:
-            raise ValueError(f"frames are {tuple(x.shape[-2:])}, the goal image is {tuple(self.goal.shape[-2:])}")
-        w = time_weights(t, self.weighting)
-        used = torch.nonzero(w).flatten()
-        xs = blur(x[:, used].flatten(0, 1), self.blur_sigma)
-        g = self._goal_b.expand(len(xs), -1, -1, -1)
-        d = torch.zeros(len(xs))
-        if "l2" in self.metric:
-            d = d + ((xs - g) ** 2).mean(dim=(1, 2, 3))
-        if "ssim" in self.metric:
-            d = d + (1 - ssim(xs, g))
-        d = d.view(k, len(used))
-        return _nan_to_worst(-(d * w[used]).sum(1))
+from engine.scoring import GoalDistance, as_video_tensor, image_tensor, nan_to_worst, time_weights
 
 
 class DinoLatent:
@@ -182,7 +71,7 @@ class DinoLatent:
         self.device = torch.device(device) if device else next(self.model.parameters()).device
         self.image_size = int(image_size or self.model.config.image_size)
         self.weighting, self.batch_size = weighting, batch_size
-        self.goal_features = self.features(_image_tensor(goal_image)[None])
+        self.goal_features = self.features(image_tensor(goal_image)[None])
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -204,7 +93,7 @@ class DinoLatent:
         used = torch.nonzero(w).flatten()
         feats = self.features(x[:, used].flatten(0, 1))
         d = ((feats - self.goal_features) ** 2).mean(dim=(1, 2)).view(k, len(used))
-        return _nan_to_worst(-(d * w[used]).sum(1))
+        return nan_to_worst(-(d * w[used]).sum(1))
 
 
 class RewardModel:
@@ -239,7 +128,7 @@ class RewardModel:
             r = {"sum": r.sum(1), "mean": r.mean(1), "last": r[:, -1]}[self.reduce]
         if r.shape != (k,):
             raise ValueError(f"the reward module must return (K,) or (K, T) rewards, got {tuple(r.shape)}")
-        return _nan_to_worst(r)
+        return nan_to_worst(r)
 
 
 class Weighted:
@@ -267,4 +156,7 @@ class Weighted:
                 continue
             v = torch.as_tensor(s(frames, actions), dtype=torch.float64) * w
             total = v if total is None else total + v
-        return _nan_to_worst(total)
+        return nan_to_worst(total)
+
+
+__all__ = ["DinoLatent", "GoalDistance", "RewardModel", "Weighted", "as_video_tensor", "time_weights"]

@@ -40,7 +40,7 @@ def actions(tiny):
 @pytest.fixture(scope="session")
 def push_server():
     """A real ``dreamgym serve --model push-64`` process on 127.0.0.1 (ephemeral port)."""
-    from server_process import ServerProcess
+    from engine.serving.process import ServerProcess
 
     server = ServerProcess("--model", "push-64")
     yield server

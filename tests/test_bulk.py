@@ -27,7 +27,7 @@ from engine.bulk import (
     predict_many,
     verify,
 )
-from engine.bulk.rows import npy_bytes, png_bytes
+from engine.codecs import npy_bytes, png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,7 @@ def test_predict_many_writes_the_engines_mp4s_with_receipts_and_drift(episodes, 
         frame = decode_mp4(tmp_path / "out" / rec["mp4"])[0]
         assert frame.shape == (64, 64, 3)
         acts = np.load(io.BytesIO(row.actions_bytes)).astype(np.float32)
-        from engine.validation import image_from_bytes
+        from engine.codecs import image_from_bytes
 
         mp4 = expected_mp4(push, image_from_bytes(row.frame_bytes), acts, rec["seed"])
         assert (tmp_path / "out" / rec["mp4"]).read_bytes() == mp4

@@ -147,3 +147,34 @@ def test_serve_bad_arguments_exit_2_before_loading_or_listening(args, message, c
     assert main(["serve", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dreamgym serve: error:") and message in err, err
+
+
+def test_every_server_limit_is_a_serve_flag_derived_from_its_config(capsys):
+    """`dreamgym serve` declares no limit of its own: each ServerConfig field made with `flag`
+    is a flag, with its default, and the value reaches the config (scaled: MiB -> bytes)."""
+    import dataclasses
+
+    from engine.serving.cli import _config_from
+    from engine.serving.config import ServerConfig
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    out = capsys.readouterr().out
+    flagged = [f for f in dataclasses.fields(ServerConfig) if "flag" in f.metadata]
+    assert len(flagged) >= 10 and all(f.metadata["flag"] in out for f in flagged)
+    from dreamgym.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--max-body-mb", "2", "--no-batching", "--session-ttl", "5"])
+    config = _config_from(args, api_key=None)
+    assert config.max_body_bytes == 2 * 1024 * 1024 and config.batching is False and config.session_ttl_s == 5.0
+    assert config.max_candidates == ServerConfig().max_candidates
+
+
+def test_one_command_holds_every_wings_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("rollout", "info", "serve", "predict-many", "augment", "verify", "train", "gate"):
+        assert command in out
+    assert main(["train", "--data", "/no/such.npz", "--out", "/tmp/never"]) == 2
+    assert "data file /no/such.npz not found" in capsys.readouterr().err

@@ -114,6 +114,16 @@ def test_scorer_gives_reward_and_success_fn_terminates(starts):
     assert terminated is True and info["is_success"] is True
 
 
+def test_a_nan_score_is_the_worst_finite_reward_with_a_warning(starts):
+    """One NaN policy (engine.scoring): planners rank NaN as -inf; an env, whose rewards go to
+    RL code, gets the worst finite reward, and says so."""
+    env = make(starts, scorer=lambda frames, actions: np.full(len(frames), np.nan))
+    env.reset(seed=0)
+    with pytest.warns(RuntimeWarning, match="non-finite score"):
+        _, reward, _, _, _ = env.step(chunk(env))
+    assert reward == -1e9
+
+
 def test_truncation_after_max_episode_steps(starts):
     env = make(starts, max_episode_steps=2)
     env.reset(seed=0)

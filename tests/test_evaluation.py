@@ -20,7 +20,7 @@ from dreamgym.evaluation import (
     wilson_interval,
 )
 from dreamgym.toyworld import render, seeds
-from dreamgym.toyworld.policies import FrameSuccess, GoToGoal, PushController, RandomPolicy, policy_zoo, reset_options
+from dreamgym.toyworld.zoo import FrameSuccess, GoToGoal, PushController, RandomPolicy, policy_zoo, reset_options
 
 OPTIONS = reset_options("push", seeds.base("tests"))
 

@@ -317,3 +317,23 @@ def test_a_lattice_cem_replan_encodes_the_start_frame_once():
     planner = lattice_cem(eng, GoalDistance(eng.example_frames[1], blur_sigma=6), horizon=16)
     planner.plan(eng.example_frames[0])
     assert len(calls) == 4
+
+
+def test_a_solver_supplies_only_propose_and_the_base_runs_the_search():
+    """The base class owns the loop (evaluate, record, history, PlanResult); a solver that only
+    proposes candidates is a working planner."""
+    from planners import TrajectoryOptimizer
+
+    class Grid(TrajectoryOptimizer):
+        def propose(self, state, iteration, best):
+            levels = torch.linspace(self.low, self.high, self.population)
+            return levels[:, None, None].expand(-1, self.horizon, self.action_dim).clone()
+
+    model = ActionLog()
+    h = model.spec.chunk_size
+    result = Grid(
+        model, quadratic(np.full((h, model.spec.action_dim), 0.5)), horizon=h, population=5, iterations=2
+    ).plan(np.zeros((*model.spec.resolution, 3), np.uint8))
+    np.testing.assert_allclose(result.actions, 0.5)
+    assert result.score == pytest.approx(0.0) and len(result.history) == 2
+    assert result.candidates.shape == (5, h, model.spec.action_dim) and result.model_calls == 2

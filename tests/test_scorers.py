@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from planners.scorers import DinoLatent, GoalDistance, RewardModel, Weighted, ssim
+from engine.metrics import ssim
+from planners.scorers import DinoLatent, GoalDistance, RewardModel, Weighted
 
 
 def disc(cx, cy, size=32, r=3, color=(255, 0, 0)):

@@ -13,9 +13,9 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from server_process import ServerProcess
 
 from engine import Engine, RemoteEngine
+from engine.serving.process import ServerProcess
 
 KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}

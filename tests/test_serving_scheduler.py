@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from engine.serving.scheduler import Job, JobCancelled, QueueFull, Scheduler
+from engine.batching import Job, JobCancelled, QueueFull, Scheduler
 
 
 def job_for(engine, frame, actions, seed, **kw):

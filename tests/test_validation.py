@@ -152,3 +152,30 @@ def test_save_failure_keeps_the_old_file_and_leaves_no_temp(tiny, frame, tmp_pat
         r.save(path)
     assert path.read_bytes() == b"old"
     assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize(
+    "value, kw, message",
+    [
+        (0, dict(low=1), "n must be an int >= 1, got 0"),
+        (2.5, dict(low=1), "n must be an int >= 1, got float 2.5"),
+        (True, dict(low=0), "n must be an int >= 0, got bool True"),
+        (9, dict(low=1, high=8), r"n must be an int in \[1, 8\], got 9"),
+        (8, dict(low=0, high=8, high_open=True), r"n must be an int in \[0, 8\), got 8"),
+    ],
+)
+def test_as_int_names_the_argument_the_range_and_what_came(value, kw, message):
+    from engine.validation import as_int
+
+    with pytest.raises(ValueError, match=message):
+        as_int(value, "n", **kw)
+
+
+def test_as_int_takes_numpy_integers_and_as_real_refuses_nan():
+    from engine.validation import as_int, as_real
+
+    assert as_int(np.int16(7), "n", low=1) == 7 and type(as_int(np.int64(3), "n")) is int
+    with pytest.raises(ValueError, match="x must be a finite number, got nan"):
+        as_real(float("nan"), "x")
+    with pytest.raises(ValueError, match="x must be > 0, got 0.0"):
+        as_real(0.0, "x", low=0, open_low=True)

@@ -5,9 +5,9 @@
 * :mod:`.env` — ``dreamgym/Push-v0`` (:class:`PushEnv`), one action per step.
 * :mod:`.model` — :class:`ToyWorldModel`, the exact RolloutModel with push-64's conventions.
 * :mod:`.episodes` — the dataset writer (``python -m dreamgym.toyworld.episodes``).
-* :mod:`.tasks` — seeded reach and push tasks (start state, goal state).
+* :mod:`.tasks` — seeded reach and push tasks (start state, goal state) and their planning scorers.
 * :mod:`.scorer` — :class:`KeypointScorer`, a frame-only planning scorer for the tasks.
-* :mod:`.policies` — a zoo of frame-based push policies of graded quality and the frame-only
+* :mod:`.zoo` — a zoo of frame-based push policies of graded quality and the frame-only
   success judge, for sim-to-real policy evaluation.
 * :mod:`.seeds` — the one registry of seed ranges (training, held-out, benchmarks, demo,
   evaluation), disjoint by construction.
@@ -22,7 +22,7 @@ from .model import ToyWorldModel
 from .physics import ACTION_DIM, BLOCK_HALF, PUSHER_RADIUS, SIZE, SPEED, random_states, simulate, step_state
 from .rendering import BACKGROUND, BLOCK_COLOR, PUSHER_COLOR, coverage, locate, render
 from .scorer import KeypointScorer
-from .tasks import MAX_STEPS, TASK_IDS, sample_task, task_episode
+from .tasks import MAX_STEPS, TASK_IDS, sample_task, task_episode, task_scorer
 
 # The dataset writer is imported on first use, so that ``python -m dreamgym.toyworld.episodes``
 # runs it as a script without a second copy of the module.
@@ -65,5 +65,6 @@ __all__ = [
     "step_state",
     "task_distance",
     "task_episode",
+    "task_scorer",
     "write_episodes",
 ]

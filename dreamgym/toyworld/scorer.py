@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.scoring import WORST_SCORE, time_weights
+
 from . import physics as tw
 from . import rendering
 
@@ -53,15 +55,9 @@ class KeypointScorer:
             u = to_goal / np.maximum(dist, 1e-6)[..., None]
             behind = b - u * (tw.BLOCK_HALF + tw.PUSHER_RADIUS)
             d = dist + self.approach * np.linalg.norm(p - behind, axis=-1) * (dist > 1.0)
-        k, t = d.shape
-        if self.weighting == "linear":
-            w = np.arange(1, t + 1, dtype=np.float64)
-        elif self.weighting == "uniform":
-            w = np.ones(t)
-        else:
-            w = np.eye(t)[-1]
+        w = time_weights(d.shape[1], self.weighting, torch.float64).numpy()
         used = w > 0
         lost = ~np.isfinite(d[:, used]).all(1)
-        score = -(np.where(np.isfinite(d), d, 0.0) * w).sum(1) / w.sum()
-        score[lost] = -np.inf
+        score = -(np.where(np.isfinite(d), d, 0.0) * w).sum(1)
+        score[lost] = WORST_SCORE
         return torch.from_numpy(score)

@@ -22,6 +22,8 @@ purpose                   base         used by
 
 from __future__ import annotations
 
+from engine.validation import as_int
+
 SPAN = 10_000_000
 PURPOSES = (
     "training",
@@ -46,13 +48,11 @@ def base(purpose: str) -> int:
 
 def seed(purpose: str, index: int) -> int:
     """Seed number ``index`` (0 <= index < SPAN) of ``purpose``'s range."""
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < SPAN:
-        raise ValueError(f"seed index must be an int in [0, {SPAN}), got {index!r}")
+    index = as_int(index, "seed index", low=0, high=SPAN, high_open=True)
     return base(purpose) + index
 
 
 def purpose_of(value: int) -> str:
     """The purpose whose range holds the seed ``value`` (ValueError outside every range)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < SPAN * len(PURPOSES):
-        raise ValueError(f"seed must be an int in [0, {SPAN * len(PURPOSES)}), got {value!r}")
+    value = as_int(value, "seed", low=0, high=SPAN * len(PURPOSES), high_open=True)
     return PURPOSES[value // SPAN]

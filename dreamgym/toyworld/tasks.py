@@ -6,13 +6,17 @@ purpose's seed range (:mod:`dreamgym.toyworld.seeds`).
 * push: the block must end within 4 px of a goal 8-16 px away, reachable by pushing (the
   contact points behind the block at the start and at the goal lie on the table).
 The goal image renders the goal state; for push the pusher sits behind the block at its goal.
+:func:`task_scorer` is the planning scorer each task is benchmarked with.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from engine.scoring import GoalDistance
+
 from . import physics as tw
+from .scorer import KeypointScorer
 
 TASK_IDS = {"reach": 0, "push": 1}
 MAX_STEPS = {"reach": 48, "push": 80}
@@ -51,3 +55,13 @@ def task_episode(task: str, index: int, base_seed: int) -> tuple[np.ndarray, np.
     if task not in TASK_IDS:
         raise ValueError(f"task must be one of {sorted(TASK_IDS)}, got {task!r}")
     return sample_task(task, np.random.default_rng([base_seed, TASK_IDS[task], index]))
+
+
+def task_scorer(task: str, goal_image):
+    """The planning scorer of ``task`` (what the MPC demo and the planning benchmarks use):
+    blurred pixel distance to the goal image for reach, keypoints located in the frames for push."""
+    if task == "reach":
+        return GoalDistance(goal_image, blur_sigma=6.0, weighting="linear")
+    if task == "push":
+        return KeypointScorer(goal_image, "push", approach=0.5, weighting="last")
+    raise ValueError(f"task must be 'push' or 'reach', got {task!r}")

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..codecs import array_from_npy_bytes
 from ..flops import rollout_dit_flops
-from ..validation import array_from_npy_bytes, as_guidance, as_num_steps
+from ..resolve import open_engine
+from ..validation import as_guidance, as_num_steps
 from .rows import rows_of
 
 HOSTED_PRICE_PER_FRAME_USD = 0.0005
@@ -63,8 +65,6 @@ def estimate_cost(
     :class:`ModelSpec` (frames and money only: no engine seconds without a probe).
     The first row is read once (sources return a fresh iterator per ``iter``).
     """
-    from .run import _resolve_model
-
     if price_per_gpu_hour is not None and price_per_frame is not None:
         raise ValueError("give price_per_gpu_hour or price_per_frame, not both")
     for name, v in (("price_per_gpu_hour", price_per_gpu_hour), ("price_per_frame", price_per_frame)):
@@ -72,7 +72,7 @@ def estimate_cost(
             raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
     from ..specs import ModelSpec
 
-    engine = None if isinstance(model, ModelSpec) else _resolve_model(model)
+    engine = None if isinstance(model, ModelSpec) else open_engine(model)
     spec = model if engine is None else engine.spec
     ns, g = as_num_steps(num_steps, spec), as_guidance(guidance, spec)
     first = next(iter(source), None)
@@ -85,7 +85,7 @@ def estimate_cost(
     rows = rows_of(source)
     flops = rollout_dit_flops(spec, t, ns, g)
     rate = seconds = None
-    if probe and engine is not None and hasattr(engine, "vae"):
+    if probe and engine is not None and engine.runs_in_process:
         k = max(1, int(probe_rows))
         frame = (
             engine.example_frames[0] if engine.example_frames is not None else np.zeros((*spec.resolution, 3), np.uint8)

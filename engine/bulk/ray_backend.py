@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from ..validation import as_int
 from .rows import RowError, decode_row
 from .run import BulkResult, FailedRow, _Writer
 from .sinks import FailedRecord
@@ -56,8 +57,7 @@ def predict_many_ray(
 
     if not isinstance(model, str):
         raise TypeError("backend='ray' takes the model by name or checkpoint path (each actor loads its own Engine)")
-    if isinstance(actors, bool) or not isinstance(actors, int) or actors < 1:
-        raise ValueError(f"ray_actors must be a positive int, got {actors!r}")
+    actors = as_int(actors, "ray_actors", low=1)
     local = Engine.load(model)  # the driver's copy: spec, receipts' weights hash (no rollouts)
     spec = local.spec
     num_steps, guidance, seed = as_num_steps(num_steps, spec), as_guidance(guidance, spec), as_seed(seed)

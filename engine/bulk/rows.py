@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from ..codecs import array_from_npy_bytes, image_from_bytes, npy_bytes, png_bytes
 from ..specs import ModelSpec
-from ..validation import array_from_npy_bytes, as_actions, as_frame, as_seed, image_from_bytes, npy_bytes, png_bytes
+from ..validation import as_actions, as_frame, as_seed
 
 __all__ = ["DecodedRow", "IterableSource", "RowError", "SourceRow", "decode_row", "npy_bytes", "png_bytes", "rows_of"]
 

@@ -2,7 +2,7 @@
 
 It streams: at most ``concurrency`` rows are decoded and in flight at a time, whatever the
 source's size. On a local engine the rows go through the dynamic-batching scheduler of the
-server (:mod:`engine.serving.scheduler`) in process: rows that share a start frame encode it
+engine core (:mod:`engine.batching`) in process: rows that share a start frame encode it
 once (the engine's start-frame cache) and every in-flight row, whatever its start frame,
 advances in the same batched ``Engine.step``. On a ``RemoteEngine`` the rows are sent by
 ``concurrency`` threads and the server batches them the same way. Bad rows (an unreadable
@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..validation import as_guidance, as_num_steps, as_seed
+from ..batching import Job, Scheduler
+from ..resolve import open_engine
+from ..validation import as_guidance, as_int, as_num_steps, as_seed
 from ..video import decode_mp4, encode_mp4
 from .receipts import receipt
 from .rows import DecodedRow, RowError, decode_row, npy_bytes, png_bytes, rows_of
@@ -60,35 +62,14 @@ class BulkResult:
         return self.ok / self.wall_s if self.wall_s else 0.0
 
 
-def _resolve_model(model):
-    from ..engine import Engine
-
-    if isinstance(model, str | os.PathLike):
-        if str(model).startswith(("http://", "https://")):
-            from ..serving.remote import RemoteEngine
-
-            return RemoteEngine(str(model))
-        return Engine.load(model)
-    for attr in ("spec", "predict"):
-        if not hasattr(model, attr):
-            raise TypeError(
-                f"model must be an Engine, a RemoteEngine, a spec name, a path or a URL; got {type(model).__name__}"
-            )
-    return model
-
-
 class _Local:
     """Rows through an in-process scheduler."""
 
     def __init__(self, engine, rows: int) -> None:
-        from ..serving.scheduler import Scheduler
-
         self.engine = engine
         self.scheduler = Scheduler(engine, max_rows=rows, wait_ms=0.0, max_queue=max(rows * 4, 64))
 
     def submit(self, row: DecodedRow, num_steps: int, guidance: float) -> Future:
-        from ..serving.scheduler import Job
-
         cs = self.engine.spec.chunk_size
         t, a = row.actions.shape
         job = Job(
@@ -178,8 +159,7 @@ def predict_many(
         raise ValueError(f"on_error must be 'skip' or 'halt', got {on_error!r}")
     if backend not in ("local", "ray"):
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
-        raise ValueError(f"retries must be an int in [0, 100], got {retries!r}")
+    retries = as_int(retries, "retries", low=0, high=100)
     if isinstance(sink, str | os.PathLike):
         sink = RolloutSink.dir(sink)
     for attr in ("write", "finalize"):
@@ -195,16 +175,15 @@ def predict_many(
             num_steps=num_steps, guidance=guidance, seed=seed, resume=resume, progress=progress,
             drift_threshold_db=drift_threshold_db,
         )  # fmt: skip
-    engine = _resolve_model(model)
+    engine = open_engine(model)
     spec = engine.spec
     num_steps = as_num_steps(num_steps, spec)
     guidance = as_guidance(guidance, spec)
     seed = as_seed(seed)
-    remote = not hasattr(engine, "vae")
+    remote = not engine.runs_in_process
     if concurrency is None:
         concurrency = 8 if remote else 32
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 4096:
-        raise ValueError(f"concurrency must be an int in [1, 4096], got {concurrency!r}")
+    concurrency = as_int(concurrency, "concurrency", low=1, high=4096)
     runner = _Remote(engine, concurrency) if remote else _Local(engine, concurrency)
     writer = _Writer(engine, sink, num_steps, guidance, drift_threshold_db)
     done_before = sink.done_ids() if resume and hasattr(sink, "done_ids") else set()

@@ -1,5 +1,5 @@
 """Where bulk results go: ``RolloutSink.dir(path)`` (mp4s + ``metadata.parquet``), and the
-LeRobot v3 writer (:mod:`engine.bulk.lerobot`).
+LeRobot v3 writer (:mod:`engine.bulk.lerobot_v3`).
 
 Crash safety of the directory sink. Each mp4 is written to a temporary name, fsynced and
 renamed into ``videos/<row_id>.mp4``; only then is the row's metadata appended, as one JSON
@@ -54,8 +54,8 @@ class RolloutSink:
 
     @staticmethod
     def lerobot(path, **kw):
-        """A LeRobot v3 dataset under ``path`` (see :class:`engine.bulk.lerobot.LeRobotSink`)."""
-        from .lerobot import LeRobotSink
+        """A LeRobot v3 dataset under ``path`` (see :class:`engine.bulk.lerobot_v3.LeRobotSink`)."""
+        from .lerobot_v3 import LeRobotSink
 
         return LeRobotSink(path, **kw)
 

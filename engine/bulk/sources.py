@@ -6,7 +6,7 @@
 * :class:`PairDirSource` — a directory of ``<id>.png`` + ``<id>.npy`` pairs.
 * :class:`PerturbedSource` — K noisy variants of every row of another source, each with
   its own seed, plus the unperturbed parent.
-* ``engine.bulk.lerobot.LeRobotSource`` — a local LeRobotDataset v3 directory.
+* ``engine.bulk.lerobot_v3.LeRobotSource`` — a local LeRobotDataset v3 directory.
 
 Every ``__iter__`` starts afresh, reads lazily and holds one file at a time.
 """
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..validation import array_from_npy_bytes
+from ..codecs import array_from_npy_bytes
+from ..validation import as_int
 from .rows import IterableSource, SourceRow, npy_bytes, png_bytes, rows_of
 
 
@@ -111,8 +112,7 @@ class PerturbedSource(IterableSource):
         high: float | None = None,
         include_parent: bool = True,
     ) -> None:
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 1024:
-            raise ValueError(f"k must be an int in [1, 1024], got {k!r}")
+        k = as_int(k, "k", low=1, high=1024)
         if not isinstance(scale, int | float) or not np.isfinite(scale) or scale < 0:
             raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
         if not isinstance(correlation, int | float) or not 0 <= correlation < 1:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..validation import array_from_npy_bytes, image_from_bytes
+from ..codecs import array_from_npy_bytes, image_from_bytes
+from ..resolve import open_engine
+from ..validation import as_int
 from ..video import encode_mp4
 from .receipts import sha256
 from .sinks import read_journal
@@ -52,13 +54,10 @@ def verify(path, model=None, *, sample: int | None = None, seed: int = 0, progre
 
     model: an Engine (or RemoteEngine, spec name, path, URL); default: the receipts' spec.
     """
-    from .run import _resolve_model
-
     root = Path(path)
     recs = sink_records(root)
     if sample is not None:
-        if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
-            raise ValueError(f"sample must be a positive int, got {sample!r}")
+        sample = as_int(sample, "sample", low=1)
         recs = random.Random(seed).sample(recs, min(sample, len(recs)))
     report = VerifyReport()
     if not recs:
@@ -68,7 +67,7 @@ def verify(path, model=None, *, sample: int | None = None, seed: int = 0, progre
         if len(specs) != 1:
             raise ValueError(f"the sink mixes specs {sorted(map(str, specs))}; pass model=")
         model = specs.pop()
-    engine = _resolve_model(model)
+    engine = open_engine(model)
     weights = engine.weights_sha256()
     for rec in recs:
         rid = rec["row_id"]

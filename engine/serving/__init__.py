@@ -1,20 +1,16 @@
-"""engine.serving: ``dreamgym serve`` and its client, :class:`RemoteEngine`.
+"""engine.serving: ``dreamgym serve``, the Dream Engine wire protocol over HTTP.
 
-The server needs the ``serve`` extra (FastAPI, uvicorn, python-multipart, websockets,
-prometheus_client); :class:`RemoteEngine` needs only httpx. Imports are lazy so that either
-side works without the other's dependencies.
+Needs the ``serve`` extra (FastAPI, uvicorn, python-multipart, websockets,
+prometheus_client). Its client, :class:`engine.RemoteEngine`, is part of the engine core and
+needs only httpx. Imports are lazy so that ``import engine.serving`` stays cheap.
 """
 
 from __future__ import annotations
 
-__all__ = ["RemoteEngine", "RemoteState", "RemoteEngineError", "ServerConfig", "create_app", "serve"]
+__all__ = ["ServerConfig", "create_app", "serve"]
 
 
 def __getattr__(name: str):
-    if name in ("RemoteEngine", "RemoteState", "RemoteEngineError"):
-        from . import remote
-
-        return getattr(remote, name)
     if name in ("ServerConfig", "create_app"):
         from . import app
 

@@ -12,7 +12,7 @@ Endpoints (see docs/serving.md):
   ``POST /v1/engine/step``, ``POST /v1/engine/release`` (what :class:`RemoteEngine` uses)
 * ``GET /metrics`` (Prometheus text); ``/v1/billing/*`` answers 501 (nothing is charged)
 
-Every request goes through the :class:`~engine.serving.scheduler.Scheduler`, so concurrent
+Every request goes through the :class:`~engine.batching.Scheduler`, so concurrent
 requests share engine steps. Inputs are checked with the engine's own validators before any
 work; a bad request gets a 4xx JSON error and the server keeps serving.
 """
@@ -25,10 +25,10 @@ from fastapi import FastAPI, Request
 
 from ..engine import Engine
 from . import routes_engine, routes_info, routes_predict, routes_sessions
+from .codec import WireError
 from .config import ServerConfig
 from .guard import Guard, error_response
 from .service import Service
-from .wire import WireError
 
 
 def create_app(engine: Engine, config: ServerConfig | None = None, *, model_label: str | None = None) -> FastAPI:

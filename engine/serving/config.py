@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..validation import MAX_CANDIDATES
+
+
+def flag(default, name: str, help: str, *, scale: int = 1, kind: type | None = None):
+    """A :class:`ServerConfig` field that ``dreamgym serve`` exposes as the flag ``name``
+    (the flag's value times ``scale``; a bool field default True is turned off by its flag)."""
+    meta = {"flag": name, "help": help, "scale": scale, "kind": kind or type(default)}
+    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -32,21 +39,23 @@ class ServerConfig:
             without one ``lpips`` stays null (PSNR and SSIM are always computed).
     """
 
-    api_key: str | None = None
-    max_body_bytes: int = 64 * 1024 * 1024
-    max_candidates: int = 64
-    max_frames: int = 1024
+    api_key: str | None = None  # the command reads it from the variable --api-key-env names
+    max_body_bytes: int = flag(64 * 1024 * 1024, "--max-body-mb", "largest request body in MiB", scale=1024 * 1024)
+    max_candidates: int = flag(64, "--max-candidates", "most rollouts in one request")
+    max_frames: int = flag(1024, "--max-frames", "most predicted frames per rollout")
     max_image_pixels: int = 16_000_000
-    request_timeout_s: float = 300.0
-    max_queue: int = 256
-    max_batch_rows: int = 32
-    batch_wait_ms: float = 30.0
-    batching: bool = True
-    max_sessions: int = 1024
-    session_ttl_s: float = 600.0
-    price_per_frame_usd: float = 0.0
+    request_timeout_s: float = flag(300.0, "--request-timeout", "seconds before a request gets 504")
+    max_queue: int = flag(256, "--max-queue", "requests waiting before 429")
+    max_batch_rows: int = flag(32, "--max-batch-rows", "most rows in one engine step")
+    batch_wait_ms: float = flag(30.0, "--batch-wait-ms", "how long an idle server waits for company")
+    batching: bool = flag(True, "--no-batching", "run requests one at a time (no dynamic batching)")
+    max_sessions: int = flag(1024, "--max-sessions", "open session rows")
+    session_ttl_s: float = flag(600.0, "--session-ttl", "idle seconds before a session closes")
+    price_per_frame_usd: float = flag(0.0, "--price-per-frame", "USD per frame reported to clients")
     idempotency_entries: int = 1024
-    lpips_weights: str | None = None
+    lpips_weights: str | None = flag(
+        None, "--lpips-weights", "VGG-16 checkpoint for the LPIPS of score=True rollouts (file or folder)", kind=str
+    )
 
     def __post_init__(self) -> None:
         for key in ("max_body_bytes", "max_candidates", "max_frames", "max_image_pixels", "max_queue"):

@@ -10,9 +10,9 @@ import uuid
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from .codec import REQUEST_ID, WireError
 from .config import ServerConfig
-from .metrics import ServerMetrics
-from .wire import REQUEST_ID, WireError
+from .prometheus import ServerMetrics
 
 PUBLIC_PATHS = ("/healthz",)
 

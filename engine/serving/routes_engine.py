@@ -8,11 +8,13 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from ..validation import array_from_npy_bytes, as_actions, as_frames, as_seeds
-from .scheduler import Job
-from .service import Service, check, digest, file_part, int_field, read_form, text_field
+from ..batching import Job
+from ..codecs import array_from_npy_bytes, npy_bytes
+from ..validation import as_actions, as_frames, as_seeds
+from .codec import MEDIA_NPY, WireError, parse_json_list
+from .forms import check, digest, file_part, int_field, read_form, text_field
+from .service import Service
 from .stores import Stored
-from .wire import MEDIA_NPY, WireError, npy_bytes, parse_json_list
 
 
 def add_routes(app: FastAPI, svc: Service) -> None:

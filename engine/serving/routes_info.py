@@ -7,8 +7,8 @@ import time
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from .codec import WireError
 from .service import Service
-from .wire import WireError
 
 
 def add_routes(app: FastAPI, svc: Service) -> None:

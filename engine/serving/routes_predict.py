@@ -12,16 +12,18 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from ..validation import as_actions, as_seed, as_seeds
+from ..batching import Job
+from ..codecs import npy_bytes
+from ..validation import as_actions, as_seed, as_seeds, check_noise_range
 from ..video import encode_mp4
-from .scheduler import Job
-from .service import Service, check, digest, fields_of, file_part, file_parts, int_field, read_form, text_field
+from .codec import MEDIA_MP4, MEDIA_NPY, MEDIA_TAR, WireError, parse_json_list, tar_of_mp4s, wants_npy
+from .forms import check, digest, fields_of, file_part, file_parts, int_field, read_form, text_field
+from .service import Service
 from .stores import Stored, StoredRollout
-from .wire import MEDIA_MP4, MEDIA_NPY, MEDIA_TAR, WireError, npy_bytes, parse_json_list, tar_of_mp4s, wants_npy
 
 
 def add_routes(app: FastAPI, svc: Service) -> None:
-    config, engine = svc.config, svc.engine
+    config = svc.config
 
     # --- predict ---------------------------------------------------------------------------
     async def predict_common(request: Request, frame_b: bytes, actions_list: list[bytes], fields: dict, batch: bool):
@@ -57,7 +59,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         else:
             seed = int_field(fields.get("seed"), "seed")
             seeds = check(as_seeds, 0 if seed is None else seed, acts.shape[0])
-        check(engine._check_noise_range, seeds, [acts.shape[1] // svc.spec.chunk_size - 1] * len(seeds))
+        check(check_noise_range, svc.spec, seeds, [acts.shape[1] // svc.spec.chunk_size - 1] * len(seeds))
         npy = wants_npy(request.headers.get("accept"))
         fingerprint = digest(request.url.path, frame.tobytes(), acts.tobytes(), acts.shape, seeds, ns, g, npy)
 
@@ -133,7 +135,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         acts = check(as_actions, svc.actions(await file_part(form, "actions")), svc.spec)
         ns, g = svc.knobs(params.get("num_steps"), params.get("guidance"))
         seed = check(as_seed, int_field(params.get("seed", 0), "seed"))
-        check(engine._check_noise_range, [seed], [acts.shape[0] // svc.spec.chunk_size - 1])
+        check(check_noise_range, svc.spec, [seed], [acts.shape[0] // svc.spec.chunk_size - 1])
         base = str(request.base_url).rstrip("/")
         rid = "rollout_" + uuid.uuid4().hex
         fingerprint = digest("/v1/rollouts", frame.tobytes(), acts.tobytes(), acts.shape, seed, ns, g, mode, score)

@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from dataclasses import replace
 
 import numpy as np
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 
-from ..engine import EngineState
-from ..validation import as_actions, as_num_steps, as_seed, png_bytes
-from .scheduler import Job
-from .service import Service, check, file_part, int_field, read_form, text_field
-from .wire import WireError
+from ..batching import Job
+from ..codecs import png_bytes
+from ..validation import as_actions, as_num_steps, as_seed, check_noise_range
+from .codec import WireError
+from .forms import check, file_part, int_field, read_form, text_field
+from .service import Service
 
 
 def add_routes(app: FastAPI, svc: Service) -> None:
-    config, engine = svc.config, svc.engine
+    config = svc.config
 
     # --- sessions (SDK streaming) ----------------------------------------------------------
     @app.post("/v1/sessions")
@@ -130,21 +132,17 @@ def add_routes(app: FastAPI, svc: Service) -> None:
                     raise WireError(
                         422, "invalid_input", f"seed is fixed once a session has run (it is {row.state.seeds[0]})"
                     )
-                row.state = EngineState(
-                    row.state.cond_latents,
-                    row.state.last_frames,
-                    [check(as_seed, int(seed))],
-                    row.state.chunk_index,
-                    row.state.num_steps,
-                    row.state.guidance,
-                )
+                row.state = replace(row.state, seeds=[check(as_seed, int(seed))], extra={})
             ns = (
                 check(as_num_steps, int_field(msg.get("num_steps"), "num_steps"), svc.spec)
                 if msg.get("num_steps") is not None
                 else row.state.num_steps
             )
             check(
-                engine._check_noise_range, row.state.seeds, [row.chunk_index + acts.shape[0] // svc.spec.chunk_size - 1]
+                check_noise_range,
+                svc.spec,
+                row.state.seeds,
+                [row.chunk_index + acts.shape[0] // svc.spec.chunk_size - 1],
             )
         except WireError as e:
             await ws_error(ws, e.code, e.message)

@@ -1,4 +1,6 @@
-"""What the routes share: request parsing, the engine service (scheduler, stores, metrics)."""
+"""The engine service the routes share: the scheduler's lifecycle, the stores, the metrics, the
+checks of frames, actions and limits, and the rollout replies (parsing is in :mod:`.forms`, the
+catalogue in :mod:`.catalogue`, ``score=True`` quality in :mod:`.quality`)."""
 
 from __future__ import annotations
 
@@ -7,106 +9,24 @@ import hashlib
 import hmac
 import math
 import secrets
-import threading
 import time
 import uuid
 
 import numpy as np
 from fastapi import Request
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
 
+from ..batching import Job, JobCancelled, JobResult, JobTimeout, QueueFull, Scheduler, SchedulerClosed
+from ..codecs import array_from_npy_bytes, image_from_bytes
 from ..engine import Engine
-from ..validation import array_from_npy_bytes, as_frame, as_guidance, as_num_steps, image_from_bytes
+from ..validation import as_frame, as_guidance, as_num_steps
+from .catalogue import model_entry, model_names
+from .codec import REQUEST_ID, WireError
 from .config import ServerConfig
-from .metrics import ServerMetrics
-from .scheduler import Job, JobCancelled, JobResult, JobTimeout, QueueFull, Scheduler, SchedulerClosed
+from .forms import check, float_field, int_field
+from .prometheus import ServerMetrics
+from .quality import RolloutQuality
 from .stores import IdempotencyStore, RolloutStore, SessionStore
-from .wire import REQUEST_ID, WireError
-
-
-# --- request parsing -----------------------------------------------------------------------
-async def read_form(request: Request, max_files: int):
-    ctype = request.headers.get("content-type", "")
-    if not ctype.startswith("multipart/form-data"):
-        raise WireError(415, "unsupported_media_type", f"expected a multipart/form-data body, got {ctype or 'none'!r}")
-    try:
-        return await request.form(max_files=max_files, max_fields=32, max_part_size=16 * 1024 * 1024)
-    except WireError:
-        raise
-    except Exception as e:  # noqa: BLE001 - the multipart parser raises several kinds
-        detail = getattr(e, "detail", None) or e
-        raise WireError(400, "malformed_multipart", f"the multipart body could not be parsed: {detail}") from None
-
-
-async def file_part(form, name: str, *, required: bool = True) -> bytes | None:
-    value = form.get(name)
-    if value is None:
-        if required:
-            raise WireError(422, "missing_field", f"missing the {name!r} file part")
-        return None
-    if not isinstance(value, UploadFile):
-        raise WireError(422, "invalid_field", f"{name!r} must be a file part, got a text field")
-    return await value.read()
-
-
-async def file_parts(form, name: str) -> list[bytes]:
-    out = []
-    for value in form.getlist(name):
-        if not isinstance(value, UploadFile):
-            raise WireError(422, "invalid_field", f"every {name!r} part must be a file part, got a text field")
-        out.append(await value.read())
-    return out
-
-
-def text_field(form, name: str) -> str | None:
-    value = form.get(name)
-    if value is None:
-        return None
-    if isinstance(value, UploadFile):
-        raise WireError(422, "invalid_field", f"{name!r} must be a text field, got a file part")
-    return value
-
-
-def int_field(raw, name: str) -> int | None:
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, bool):
-        raise WireError(422, "invalid_field", f"{name} must be an integer, got {raw!r}")
-    if isinstance(raw, int):
-        return raw
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise WireError(422, "invalid_field", f"{name} must be an integer, got {str(raw)[:40]!r}") from None
-
-
-def float_field(raw, name: str) -> float | None:
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, bool):
-        raise WireError(422, "invalid_field", f"{name} must be a number, got {raw!r}")
-    try:
-        return float(str(raw).strip()) if not isinstance(raw, int | float) else float(raw)
-    except ValueError:
-        raise WireError(422, "invalid_field", f"{name} must be a number, got {str(raw)[:40]!r}") from None
-
-
-def check(fn, *args, **kw):
-    """Run an engine validator; its ValueError/TypeError becomes a 422 with its message."""
-    try:
-        return fn(*args, **kw)
-    except (ValueError, TypeError) as e:
-        raise WireError(422, "invalid_input", str(e)) from None
-
-
-def digest(*parts) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        data = p if isinstance(p, bytes) else str(p).encode()
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()
 
 
 class Service:
@@ -129,31 +49,13 @@ class Service:
             lambda: len(self.sessions),
         )
         self.latencies: list[float] = []
-        self.params = sum(p.numel() for m in (engine.vae, engine.dit) for p in m.parameters())
-        self._lpips = None
-        self._lpips_tried = False
-        self._lpips_lock = threading.Lock()
+        self.params = engine.parameter_count()
+        self._quality = RolloutQuality(config.lpips_weights)
 
     def quality(self, video: np.ndarray, base_video: np.ndarray) -> dict:
         """``psnr_db`` / ``ssim`` / ``lpips`` of a rollout against the same rollout with the spec's
-        own settings (``score=True``), from :func:`engine.metrics.video_metrics`, the code the
-        quality gate uses. ``lpips`` is None without a local VGG backbone."""
-        from ..metrics import LPIPS, video_metrics
-
-        with self._lpips_lock:  # loaded once, on the first scored rollout (worker threads)
-            if not self._lpips_tried:
-                self._lpips_tried = True
-                try:
-                    self._lpips = LPIPS("vgg", backbone=self.config.lpips_weights)
-                except FileNotFoundError:
-                    if self.config.lpips_weights is not None:
-                        raise
-        m = video_metrics(video, base_video, lpips=self._lpips)
-        return {
-            "psnr_db": round(m["psnr_mean"], 4),
-            "ssim": round(m["ssim_mean"], 6),
-            "lpips": round(m["lpips_mean"], 6) if "lpips_mean" in m else None,
-        }
+        own settings (``score=True``; :class:`~engine.serving.quality.RolloutQuality`)."""
+        return self._quality(video, base_video)
 
     def open(self) -> None:
         c = self.config
@@ -282,45 +184,12 @@ class Service:
             del self.latencies[:2048]
 
     def model_entry(self, name: str) -> dict:
-        from ..specs import get_spec
-
-        spec = self.spec if name == self.spec.name else get_spec(name)
-        active = name == self.spec.name
-        size = self.params if active else 0
-        return {
-            "slug": spec.name,
-            "object": "model",
-            "name": spec.name,
-            "provider": "dreamgym",
-            "category": "Robotics",
-            "summary": spec.description,
-            "description": spec.description,
-            "license": "Apache-2.0",
-            "price_per_frame_usd": self.config.price_per_frame_usd,
-            "is_flagship": active,
-            "is_benchmarked": False,
-            "active": active,
-            "spec": {
-                "model_size": human_count(size) if size else "",
-                "embodiment": spec.extra.get("embodiment", ""),
-                "action_dim": spec.action_dim,
-                "chunk_size": spec.chunk_size,
-                "resolution": [spec.height, spec.width],
-                "default_num_steps": spec.num_steps,
-                "default_guidance": spec.guidance,
-                "runner": "dreamgym",
-                "output_kind": "video",
-                "encoder_name": "wan-vae",
-                "temporal_compression": spec.temporal_factor,
-            },
-            "benchmark": None,
-        }
+        """The ``/v1/models`` entry of spec ``name`` (:func:`~engine.serving.catalogue.model_entry`)."""
+        return model_entry(self.spec, name, self.config.price_per_frame_usd, self.params)
 
     def model_names(self) -> list[str]:
-        from ..specs import list_specs
-
-        names = list_specs()
-        return names if self.spec.name in names else [self.spec.name, *names]
+        """Every spec name the catalogue lists, the served one first if it is not built in."""
+        return model_names(self.spec)
 
     def request_id(self, request: Request) -> str:
         return request.scope.get("state", {}).get("request_id", uuid.uuid4().hex)
@@ -338,14 +207,3 @@ class Service:
 
     def sign(self, rid: str, expires: int) -> str:
         return hmac.new(self.secret, f"{rid}:{expires}".encode(), hashlib.sha256).hexdigest()
-
-
-def human_count(n: int) -> str:
-    for unit, div in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= div:
-            return f"{n / div:.1f}{unit}"
-    return str(n)
-
-
-def fields_of(form_data, *names) -> dict:
-    return {n: text_field(form_data, n) for n in names}

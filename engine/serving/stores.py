@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from ..engine import EngineState
-from .wire import WireError
+from .codec import WireError
 
 
 @dataclass

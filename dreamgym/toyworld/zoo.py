@@ -16,7 +16,6 @@ model and in the toy world. Inside a chunk it plans open loop on its own copy of
   make worse policies of the same family.
 * :class:`GoToGoal` — drives the pusher to the block's goal position (a wrong idea of the task).
 * :class:`RandomPolicy` — uniform random actions.
-* :func:`evaluate_push_policies` — the evaluation protocol of docs/evaluation.md in one call.
 """
 
 from __future__ import annotations
@@ -46,33 +45,6 @@ class FrameSuccess:
         pos = locate(np.asarray(frames))[..., self._sl]
         d = np.linalg.norm(pos - goal, axis=-1)
         return bool(np.any(np.isfinite(d) & (d <= self.px)))
-
-
-def evaluate_push_policies(policies, engine="push-64", *, episodes: int, max_frames: int = 32, seed: int = 0, **kw):
-    """:func:`dreamgym.evaluation.evaluate_policies` on the toy world's push episodes of the
-    evaluation seed range: ``Dream-v0`` on ``engine`` against ``Push-v0`` run chunk by chunk,
-    success in the dream judged from frames (:class:`FrameSuccess`). ``kw`` goes through
-    (``progress``, ``n_boot``)."""
-    import gymnasium as gym
-
-    from ..dream_env import DreamEnv
-    from ..evaluation import evaluate_policies
-    from ..wrappers import ChunkedEnv
-    from .seeds import base
-
-    dream = DreamEnv(engine=engine)
-    real = ChunkedEnv(gym.make("dreamgym/Push-v0", task="push", max_episode_steps=10_000), dream.spec_model.chunk_size)
-    return evaluate_policies(
-        policies,
-        dream,
-        real,
-        episodes=episodes,
-        seed=seed,
-        max_frames=max_frames,
-        real_options=reset_options("push", base("evaluation")),
-        dream_success=FrameSuccess("push"),
-        **kw,
-    )
 
 
 def reset_options(task: str, base_seed: int):

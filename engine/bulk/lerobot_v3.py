@@ -211,7 +211,7 @@ class LeRobotSink(RolloutSink):
         else:
             ep_index = len(self._episodes)
         frames = np.asarray(record.frames)
-        from ..validation import array_from_npy_bytes
+        from ..codecs import array_from_npy_bytes
 
         actions = array_from_npy_bytes(record.inputs["npy"]) if record.inputs else None
         if actions is None:

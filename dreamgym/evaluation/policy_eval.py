@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.files import atomic_write_bytes
+from engine.validation import as_int
 
 from .stats import mmrv, pairwise_rank_agreement, rank_correlations, wilson_interval
 
@@ -334,10 +335,8 @@ def evaluate_policies(
     for name, p in policies.items():
         if not callable(p):
             raise TypeError(f"policy {name!r} must be callable as policy(obs) -> action, got {p!r}")
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"episodes must be an int >= 1, got {episodes!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    episodes = as_int(episodes, "episodes", low=1)
+    seed = as_int(seed, "seed", low=0)
     if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
         raise ValueError(f"max_frames must be None or an int >= 1, got {max_frames!r}")
     for name, judge in (("dream_success", dream_success), ("real_success", real_success)):

@@ -1,4 +1,9 @@
-"""Start and stop real ``dreamgym serve`` processes on 127.0.0.1 for the serving tests."""
+"""A real ``dreamgym serve`` child process on 127.0.0.1: what the serving tests, the serving
+and bulk benchmarks (and a user's own integration tests) start and stop.
+
+    with ServerProcess("--model", "push-64") as server:
+        eng = engine.RemoteEngine(server.url)
+"""
 
 from __future__ import annotations
 
@@ -9,21 +14,22 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 READY = re.compile(r"ready at (http://127\.0\.0\.1:\d+)")
 
 
 class ServerProcess:
-    """A ``python -m dreamgym serve`` child process; ``url`` once it printed its ready line."""
+    """A ``python -m dreamgym serve`` child process; ``url`` once it printed its ready line.
+
+    ``args`` are ``dreamgym serve`` flags (``--host`` and ``--port`` are set here); ``env`` is
+    added to this process's environment. RuntimeError, with the server's output, when it does
+    not print its ready line within ``timeout_s``.
+    """
 
     def __init__(self, *args: str, env: dict | None = None, port: int = 0, timeout_s: float = 120.0) -> None:
         cmd = [sys.executable, "-m", "dreamgym", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        self.proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         deadline = time.monotonic() + timeout_s
         self.url = None

@@ -1,4 +1,5 @@
-"""The wire format shared by ``dreamgym serve`` and :class:`~engine.serving.RemoteEngine`.
+"""The server side of the wire format of ``dreamgym serve`` (the names it shares with
+:class:`~engine.RemoteEngine` are in :mod:`engine.wire`).
 
 Requests are multipart forms as the Dream Engine SDK sends them: a ``frame`` PNG (or JPEG),
 ``actions`` as ``.npy`` (parsed with pickles disabled), text fields ``seed``, ``num_steps``,
@@ -23,13 +24,7 @@ import io
 import json
 import tarfile
 
-from ..validation import npy_bytes  # noqa: F401 - the wire's .npy encoder
-
-MEDIA_MP4 = "video/mp4"
-MEDIA_NPY = "application/x-npy"
-MEDIA_TAR = "application/x-tar"
-HEADER_PREFIX = "X-DreamEngine-"
-REQUEST_ID = "X-DreamEngine-Request-Id"
+from ..wire import HEADER_PREFIX, MEDIA_MP4, MEDIA_NPY, MEDIA_TAR, REQUEST_ID  # noqa: F401 - re-exported
 
 
 class WireError(Exception):

@@ -1,51 +1,17 @@
-"""Where envs get their engine and start frames.
-
-``resolve_engine`` turns ``engine=`` (None, a spec name, a checkpoint path, a server URL, an
-``Engine`` or a ``RemoteEngine``) into an engine; names, paths and URLs are resolved once per
-process and shared, so several envs never load the same model twice. A URL
-(``http://HOST:PORT`` of ``dreamgym serve``) gives a ``RemoteEngine``, with the API key from
-``$DREAMGYM_API_KEY`` when set. ``load_start_frames`` reads start frames from an array, a
-list, or a directory of images (.png/.jpg), episodes (.npz with ``frames``: frame 0 of each
-episode) or videos (.mp4: first frame).
+"""Start frames for envs: :func:`load_start_frames` reads them from an array, a list, or a
+directory of images (.png/.jpg), episodes (.npz with ``frames``: frame 0 of each episode) or
+videos (.mp4: first frame). (Engines come from the one resolver, :func:`engine.open`.)
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
 
-from engine import Engine, as_frame, decode_mp4
-
-_CACHE: dict[str, Engine] = {}
-_LOCK = threading.Lock()
-
-
-def resolve_engine(engine=None):
-    """An ``Engine`` or ``RemoteEngine`` for ``engine=`` (see the module docstring)."""
-    from engine.serving import RemoteEngine
-
-    if isinstance(engine, Engine | RemoteEngine):
-        return engine
-    if engine is None:
-        key = "push-64"
-    elif isinstance(engine, str | os.PathLike):
-        key = str(engine)
-    else:
-        raise TypeError(
-            "engine must be None, a spec name, a checkpoint path, a server URL, an Engine or a RemoteEngine, "
-            f"got {type(engine).__name__}"
-        )
-    with _LOCK:
-        if key not in _CACHE:
-            if key.startswith(("http://", "https://")):
-                _CACHE[key] = RemoteEngine(key, api_key=os.environ.get("DREAMGYM_API_KEY") or None)
-            else:
-                _CACHE[key] = Engine.load(engine if isinstance(engine, os.PathLike) else key)
-        return _CACHE[key]
-
+from engine import decode_mp4
+from engine.validation import as_frame
 
 _IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp"}
 

@@ -1,4 +1,5 @@
-"""``RemoteEngine``: the :class:`~engine.Engine` surface over HTTP, against ``dreamgym serve``.
+"""``RemoteEngine``: the engine contract (:class:`~engine.protocol.WorldModel`) over HTTP,
+against ``dreamgym serve``.
 
 Envs, vector envs and planners take a ``RemoteEngine`` wherever they take an ``Engine``. It
 asks the server for lossless frames (``.npy``), so its results equal a local engine's bit for
@@ -21,21 +22,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..rollout import RolloutBatch
-from ..specs import ModelSpec
-from ..validation import (
-    array_from_npy_bytes,
-    as_actions,
-    as_frame,
-    as_frames,
-    as_guidance,
-    as_num_steps,
-    as_seed,
-    as_seeds,
-    npy_bytes,
-    png_bytes,
-)
-from .wire import MEDIA_NPY, REQUEST_ID
+from .codecs import array_from_npy_bytes, npy_bytes, png_bytes
+from .protocol import BaseEngine, RolloutState, per_row
+from .rollout import RolloutBatch
+from .specs import ModelSpec
+from .validation import as_int
+from .wire import ENGINE_WALL_MS, MEDIA_NPY, REQUEST_ID
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -53,61 +45,29 @@ class RemoteInputError(RemoteEngineError, ValueError):
     """The server found the input invalid (a 4xx other than auth): also a ``ValueError``."""
 
 
-@dataclass
-class RemoteState:
+@dataclass(kw_only=True)
+class RemoteState(RolloutState):
     """Where B remote rollouts stand between chunks (the ``EngineState`` of a RemoteEngine).
 
-    Attributes:
-        rows: the server's id of each row. last_frames: (B, H, W, 3) uint8.
-        seeds, chunk_index (B,) int64, num_steps, guidance: as in ``EngineState``.
+    Attributes (besides :class:`~engine.protocol.RolloutState`'s):
+        rows: the server's id of each row.
         start_frames (B, H, W, 3) and history (per row, (chunk_index * chunk_size, A)): what
             rebuilds a row the server lost.
+        engine: the RemoteEngine whose server holds the rows.
     """
 
-    rows: list[str]
-    last_frames: np.ndarray
-    seeds: list[int]
-    chunk_index: np.ndarray
-    num_steps: int
-    guidance: float
-    start_frames: np.ndarray
-    history: list[np.ndarray]
+    rows: list[str] = per_row()
+    start_frames: np.ndarray = per_row()
+    history: list[np.ndarray] = per_row()
     engine: RemoteEngine | None = field(default=None, repr=False, compare=False)
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.engine is not None:
             self.engine._hold(self.rows)
             weakref.finalize(self, self.engine._drop, list(self.rows))
 
-    def __len__(self) -> int:
-        return len(self.rows)
 
-    def select(self, rows) -> RemoteState:
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        return RemoteState(
-            [self.rows[i] for i in rows],
-            self.last_frames[rows],
-            [self.seeds[i] for i in rows],
-            self.chunk_index[rows].copy(),
-            self.num_steps,
-            self.guidance,
-            self.start_frames[rows],
-            [self.history[i] for i in rows],
-            self.engine,
-        )
-
-    def update(self, rows, sub: RemoteState) -> RemoteState:
-        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        ids, seeds, hist = list(self.rows), list(self.seeds), list(self.history)
-        last, idx, starts = self.last_frames.copy(), self.chunk_index.copy(), self.start_frames.copy()
-        for j, r in enumerate(rows):
-            ids[r], seeds[r], hist[r] = sub.rows[j], sub.seeds[j], sub.history[j]
-            last[r], idx[r], starts[r] = sub.last_frames[j], sub.chunk_index[j], sub.start_frames[j]
-        return RemoteState(ids, last, seeds, idx, self.num_steps, self.guidance, starts, hist, self.engine)
-
-
-class RemoteEngine:
+class RemoteEngine(BaseEngine):
     """A world model served by ``dreamgym serve`` at ``url``, with the Engine surface.
 
     Args:
@@ -120,6 +80,9 @@ class RemoteEngine:
     Attributes: ``spec`` (the served :class:`ModelSpec`), ``example_frames``,
     ``deterministic`` (the server engine's mode), ``url``.
     """
+
+    state_type = RemoteState
+    runs_in_process = False
 
     def __init__(
         self,
@@ -135,8 +98,7 @@ class RemoteEngine:
 
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError(f"url must start with http:// or https://, got {url!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+        retries = as_int(retries, "retries", low=0)
         self.url = url.rstrip("/")
         self.retries = retries
         self.backoff_s = backoff_s
@@ -215,23 +177,8 @@ class RemoteEngine:
             return RemoteInputError(text, resp.status_code, code)
         return RemoteEngineError(text, resp.status_code, code)
 
-    # --- rollouts -----------------------------------------------------------------------------
-    def predict(self, start_frame, actions, seed: int = 0, num_steps: int | None = None, guidance: float | None = None):
-        """Like :meth:`Engine.predict`; runs on the server. Returns a :class:`Rollout`."""
-        frame = as_frame(start_frame, self.spec)
-        acts = as_actions(actions, self.spec)
-        return self._predict(frame, acts[None], [as_seed(seed)], num_steps, guidance)[0]
-
-    def predict_batch(self, start_frame, actions, seed=0, num_steps: int | None = None, guidance: float | None = None):
-        """Like :meth:`Engine.predict_batch`: K sequences (K, T, A) from one start frame, in one
-        server request. Returns a :class:`RolloutBatch`."""
-        frame = as_frame(start_frame, self.spec)
-        acts = as_actions(actions, self.spec, batched=True)
-        return self._predict(frame, acts, as_seeds(seed, acts.shape[0]), num_steps, guidance)
-
-    def _predict(self, frame, acts, seeds, num_steps, guidance) -> RolloutBatch:
-        ns = as_num_steps(num_steps, self.spec)
-        g = as_guidance(guidance, self.spec)
+    # --- rollouts (arguments checked by BaseEngine) -------------------------------------------
+    def _predict(self, frame, acts, seeds, ns, g) -> RolloutBatch:
         t0 = time.perf_counter()
         files = [
             ("frame", ("frame.png", png_bytes(frame, compress_level=1), "image/png")),
@@ -246,7 +193,7 @@ class RemoteEngine:
                 f"the server sent frames of shape {videos.shape} {videos.dtype}, expected {expect} uint8"
             )
         rid = resp.headers.get(REQUEST_ID, "")
-        wall = float(resp.headers.get("X-DreamEngine-Engine-Wall-Ms", "0")) / 1000.0
+        wall = float(resp.headers.get(ENGINE_WALL_MS, "0")) / 1000.0
         return RolloutBatch(
             np.ascontiguousarray(videos[:, 1:]),
             frame,
@@ -261,17 +208,11 @@ class RemoteEngine:
             request_ids=[rid] * acts.shape[0],
         )
 
-    # --- chunk by chunk -----------------------------------------------------------------------
-    def start(self, start_frames, seeds=0, num_steps: int | None = None, guidance: float | None = None) -> RemoteState:
-        """Like :meth:`Engine.start`: open B rows on the server. Returns a :class:`RemoteState`."""
-        frames = as_frames(start_frames, self.spec)
-        seeds = as_seeds(seeds, frames.shape[0], name="seeds")
-        ns = as_num_steps(num_steps, self.spec)
-        g = as_guidance(guidance, self.spec)
+    # --- chunk by chunk ------------------------------------------------------------------------
+    def _start(self, frames, seeds, ns, g) -> RemoteState:
         empty = [np.zeros((0, self.spec.action_dim), np.float32) for _ in seeds]
         ids = self._open(frames, seeds, ns, g, None)
-        zeros = np.zeros(len(seeds), dtype=np.int64)
-        return RemoteState(ids, frames.copy(), seeds, zeros, ns, g, frames.copy(), empty, self)
+        return RemoteState.first(frames, seeds, ns, g, rows=ids, start_frames=frames.copy(), history=empty, engine=self)
 
     def _open(self, frames, seeds, ns, g, history) -> list[str]:
         files = [("frames", ("frames.npy", npy_bytes(frames), MEDIA_NPY))]
@@ -281,28 +222,16 @@ class RemoteEngine:
         self._flush_released()
         return self._call("POST", "/v1/engine/start", files=files, data=data).json()["rows"]
 
-    def peek(self, state: RemoteState, action_chunks):
-        """The frames :meth:`step` would give, without advancing the server's rows; returns
-        (frames, state) like ``Engine.step`` (whose state argument it never changes either)."""
-        return self.step(state, action_chunks, _peek=True)
+    def _owns(self, state) -> bool:
+        return isinstance(state, RemoteState) and state.engine is self
 
-    def step(self, state: RemoteState, action_chunks, _peek: bool = False):
-        """Like :meth:`Engine.step`: advance every row by one chunk on the server. Returns
-        frames (B, chunk_size, H, W, 3) uint8 and the new state (``state`` is not modified)."""
-        if not isinstance(state, RemoteState) or state.engine is not self:
-            raise TypeError(f"state must be a RemoteState from this RemoteEngine's start, got {type(state).__name__}")
-        acts = as_actions(action_chunks, self.spec, batched=True, name="action_chunks")
+    def _step(self, state: RemoteState, acts, peek: bool):
         cs = self.spec.chunk_size
-        if acts.shape != (len(state), cs, self.spec.action_dim):
-            raise ValueError(
-                f"action_chunks must have shape (B, chunk_size, action_dim) = ({len(state)}, {cs}, "
-                f"{self.spec.action_dim}), got {acts.shape}"
-            )
         self._flush_released()
         rows = list(state.rows)
         for _attempt in range(3):
             data = {"rows": json.dumps(rows), "chunk_index": json.dumps([int(i) for i in state.chunk_index])}
-            if _peek:
+            if peek:
                 data["peek"] = "1"
             files = [("actions", ("actions.npy", npy_bytes(acts), MEDIA_NPY))]
             try:
@@ -317,23 +246,11 @@ class RemoteEngine:
         frames = array_from_npy_bytes(resp.content)
         if frames.shape != (len(rows), cs, *self.spec.resolution, 3):
             raise RemoteEngineError(f"the server sent frames of shape {frames.shape}")
-        if _peek:
+        if peek:
             return frames, state
         history = [np.concatenate([h, a]) for h, a in zip(state.history, acts, strict=True)]
-        wall = float(resp.headers.get("X-DreamEngine-Engine-Wall-Ms", "0")) / 1000.0
-        new = RemoteState(
-            rows,
-            frames[:, -1].copy(),
-            list(state.seeds),
-            state.chunk_index + 1,
-            state.num_steps,
-            state.guidance,
-            state.start_frames,
-            history,
-            self,
-            {"timings": {"engine": wall}},
-        )
-        return frames, new
+        wall = float(resp.headers.get(ENGINE_WALL_MS, "0")) / 1000.0
+        return frames, state.advanced(frames, {"timings": {"engine": wall}}, rows=rows, history=history)
 
     def _rebuild(self, state: RemoteState, rows: list[str]) -> list[str]:
         """Re-open the rows of ``state`` on the server, replaying each row's actions so far

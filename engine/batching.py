@@ -1,4 +1,7 @@
-"""Dynamic batching for a served engine: continuous batching at chunk granularity.
+"""Dynamic batching for an in-process engine: continuous batching at chunk granularity.
+
+The server (:mod:`engine.serving`) and bulk generation (:mod:`engine.bulk`) both run their rows
+through it.
 
 Every request becomes a :class:`Job` of R rows. A row is one rollout: either a new one (a
 start frame and a seed) or a live session row (an :class:`~engine.EngineState` of one row),
@@ -25,11 +28,12 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..engine import Engine, EngineState
+from .engine import EngineState
+from .protocol import WorldModel
 
 
 class QueueFull(Exception):
@@ -116,7 +120,8 @@ class _Row:
 
 
 class Scheduler:
-    """One thread that runs an :class:`Engine` over the rows of many requests.
+    """One thread that runs an in-process engine (:class:`~engine.Engine` or a world's exact
+    model) over the rows of many requests.
 
     Args:
         engine: the engine it owns (nothing else should call it while the scheduler runs,
@@ -130,7 +135,13 @@ class Scheduler:
     """
 
     def __init__(
-        self, engine: Engine, *, max_rows: int = 32, wait_ms: float = 30.0, max_queue: int = 256, batching: bool = True
+        self,
+        engine: WorldModel,
+        *,
+        max_rows: int = 32,
+        wait_ms: float = 30.0,
+        max_queue: int = 256,
+        batching: bool = True,
     ) -> None:
         self.engine = engine
         self.max_rows = max_rows
@@ -243,10 +254,7 @@ class Scheduler:
                 state = self.engine.start(job.start_frames, job.seeds, job.num_steps, job.guidance)
                 states = [state.select([i]) for i in range(r)]
             else:
-                states = [
-                    EngineState(s.cond_latents, s.last_frames, s.seeds, s.chunk_index, job.num_steps, job.guidance)
-                    for s in job.states
-                ]
+                states = [replace(s, num_steps=job.num_steps, guidance=job.guidance, extra={}) for s in job.states]
         except Exception as e:  # noqa: BLE001 - handed to the waiting request
             job.future.set_exception(e)
             return
@@ -264,7 +272,7 @@ class Scheduler:
         jobs = {id(row.job) for row in rows}
         t0 = time.perf_counter()
         for group in groups.values():
-            state = EngineState.concat([row.state for row in group])
+            state = type(group[0].state).concat([row.state for row in group])
             chunks = np.stack([row.job.chunks[row.index, row.next_chunk] for row in group])
             try:
                 frames, new = self.engine.step(state, chunks)
