@@ -21,6 +21,7 @@ import numpy as np
 from gymnasium import spaces
 
 from engine import write_mp4
+from engine.validation import as_int
 
 
 class RecordMP4(gym.Wrapper):
@@ -168,10 +169,8 @@ class PerStepAdapter(gym.Wrapper):
         inner_limit = env.spec.max_episode_steps if env.spec is not None else None
         if max_episode_steps is None and inner_limit is not None:
             max_episode_steps = inner_limit * self.chunk_size
-        if max_episode_steps is not None and (
-            isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 1
-        ):
-            raise ValueError(f"max_episode_steps must be a positive int (per step) or None, got {max_episode_steps!r}")
+        if max_episode_steps is not None:
+            max_episode_steps = as_int(max_episode_steps, "max_episode_steps (per step, or None)", low=1)
         self.max_episode_steps = max_episode_steps
         self._core = StepBuffer(self.chunk_size, mode)
         self._steps = 0

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .validation import as_real
+
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 PSNR_CAP_MSE = 1e-10
@@ -331,8 +333,8 @@ class QualityThresholds:
 
     def __init__(self, min_psnr: float | None = None, min_ssim: float | None = None, max_lpips: float | None = None):
         for name, v in (("min_psnr", min_psnr), ("min_ssim", min_ssim), ("max_lpips", max_lpips)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v)):
-                raise ValueError(f"{name} must be a finite number or None, got {v!r}")
+            if v is not None:
+                as_real(v, name)
         self.min_psnr, self.min_ssim, self.max_lpips = min_psnr, min_ssim, max_lpips
 
     @property

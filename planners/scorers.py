@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.scoring import GoalDistance, as_video_tensor, image_tensor, nan_to_worst, time_weights
+from engine.validation import as_real
 
 
 class DinoLatent:
@@ -140,8 +141,7 @@ class Weighted:
             raise ValueError("Weighted needs at least one scorer")
         out = []
         for i, (w, sc) in enumerate(pairs):
-            if isinstance(w, bool) or not isinstance(w, int | float | np.floating | np.integer) or not np.isfinite(w):
-                raise ValueError(f"Weighted weight {i} must be a finite number, got {w!r}")
+            w = as_real(w, f"Weighted weight {i}")
             if not callable(sc):
                 raise TypeError(f"Weighted scorer {i} must be callable as scorer(frames, actions), got {sc!r}")
             out.append((float(w), sc))

@@ -12,15 +12,16 @@
 * :mod:`.seeds` — the one registry of seed ranges (training, held-out, benchmarks, demo,
   evaluation), disjoint by construction.
 
-The simulator and renderer names are re-exported here, so ``from dreamgym import toyworld as
-tw; tw.render(tw.simulate(...))`` reads as one module.
+The simulator's and renderer's main names are re-exported here, so ``from dreamgym import
+toyworld as tw; tw.render(tw.simulate(...))`` reads as one module (colours, speed and the
+coverage maps stay in :mod:`.rendering` and :mod:`.physics`).
 """
 
 from . import seeds
 from .env import SUCCESS_PX, TASKS, PushEnv, task_distance
 from .model import ToyWorldModel
-from .physics import ACTION_DIM, BLOCK_HALF, PUSHER_RADIUS, SIZE, SPEED, random_states, simulate, step_state
-from .rendering import BACKGROUND, BLOCK_COLOR, PUSHER_COLOR, coverage, locate, render
+from .physics import ACTION_DIM, BLOCK_HALF, PUSHER_RADIUS, SIZE, random_states, simulate, step_state
+from .rendering import locate, render
 from .scorer import KeypointScorer
 from .tasks import MAX_STEPS, TASK_IDS, sample_task, task_episode, task_scorer
 
@@ -39,21 +40,16 @@ def __getattr__(name: str):
 
 __all__ = [
     "ACTION_DIM",
-    "BACKGROUND",
-    "BLOCK_COLOR",
     "BLOCK_HALF",
     "MAX_STEPS",
-    "PUSHER_COLOR",
     "PUSHER_RADIUS",
     "SIZE",
-    "SPEED",
     "SUCCESS_PX",
     "TASKS",
     "TASK_IDS",
     "KeypointScorer",
     "PushEnv",
     "ToyWorldModel",
-    "coverage",
     "generate_episode",
     "generate_episodes",
     "locate",

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from engine.scoring import WORST_SCORE, time_weights
+from engine.validation import as_real
 
 from . import physics as tw
 from . import rendering
@@ -36,8 +37,7 @@ class KeypointScorer:
             raise ValueError(f"task must be 'push' or 'reach', got {task!r}")
         if weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-        if isinstance(approach, bool) or not isinstance(approach, int | float) or not np.isfinite(approach):
-            raise ValueError(f"approach must be a finite number, got {approach!r}")
+        approach = as_real(approach, "approach")
         goal = rendering.locate(np.asarray(goal_image))
         if not np.isfinite(goal).all():
             raise ValueError("the goal image does not show both the pusher and the block")

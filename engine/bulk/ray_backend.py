@@ -28,9 +28,9 @@ class _EngineActor:
     """One Engine per actor; a batch of rows in, their predicted frames out."""
 
     def __init__(self, model, num_steps, guidance) -> None:
-        from engine import Engine
+        from engine import open_engine
 
-        self.engine = Engine.load(model)
+        self.engine = open_engine(model)
         self.num_steps, self.guidance = num_steps, guidance
 
     def __call__(self, batch: dict) -> dict:
@@ -52,13 +52,13 @@ def predict_many_ray(
         import ray
     except ImportError:
         raise ImportError("backend='ray' needs Ray: pip install 'dreamgym[ray]'") from None
-    from ..engine import Engine
+    from ..resolve import open_engine
     from ..validation import as_guidance, as_num_steps, as_seed
 
     if not isinstance(model, str):
         raise TypeError("backend='ray' takes the model by name or checkpoint path (each actor loads its own Engine)")
     actors = as_int(actors, "ray_actors", low=1)
-    local = Engine.load(model)  # the driver's copy: spec, receipts' weights hash (no rollouts)
+    local = open_engine(model)  # the driver's copy: spec, receipts' weights hash (no rollouts)
     spec = local.spec
     num_steps, guidance, seed = as_num_steps(num_steps, spec), as_guidance(guidance, spec), as_seed(seed)
     t_start = time.perf_counter()
