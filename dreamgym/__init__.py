@@ -1,7 +1,8 @@
 """dreamgym: world models as Gymnasium environments, and the toy push world.
 
 Importing the package registers ``dreamgym/Dream-v0`` (a world model; ``gym.make_vec`` uses
-the batched :class:`DreamVectorEnv`) and ``dreamgym/Push-v0`` (the exact toy world).
+the batched :class:`DreamVectorEnv`), ``dreamgym/Push-v0`` (the exact toy world) and
+``dreamgym/PushT-v0`` (PushT over gym-pusht, the ``pusht`` extra).
 """
 
 from gymnasium.envs.registration import register, registry
@@ -22,6 +23,8 @@ if "dreamgym/Dream-v0" not in registry:
     )
 if "dreamgym/Push-v0" not in registry:
     register(id="dreamgym/Push-v0", entry_point="dreamgym.toyworld.env:PushEnv", max_episode_steps=100)
+if "dreamgym/PushT-v0" not in registry:  # gym-pusht (the 'pusht' extra) is imported at make time
+    register(id="dreamgym/PushT-v0", entry_point="dreamgym.pusht.env:PushTEnv", max_episode_steps=300)
 
 __all__ = [
     "ChunkedEnv",

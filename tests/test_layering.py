@@ -5,7 +5,7 @@ and lazy ones inside functions, relative ones resolved):
 * the wings never import each other;
 * ``engine`` imports neither ``dreamgym`` nor ``planners``;
 * ``planners`` never imports ``dreamgym``, ``dreamgym`` never imports ``planners``;
-* a world (``dreamgym.toyworld``, and any later one) imports neither the dream envs nor the
+* a world (``dreamgym.toyworld``, ``dreamgym.pusht``) imports neither the dream envs nor the
   evaluator (``dreamgym.dream_env``, ``dreamgym.vector_env``, ``dreamgym.wrappers``,
   ``dreamgym.evaluation``, the adapters).
 
@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 WINGS = ("engine.training", "engine.serving", "engine.bulk")
-WORLDS = ("dreamgym.toyworld",)
+WORLDS = ("dreamgym.toyworld", "dreamgym.pusht")
 DREAM_SIDE = (
     "dreamgym.dream_env",
     "dreamgym.vector_env",

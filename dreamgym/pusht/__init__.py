@@ -1,0 +1,31 @@
+"""The PushT world (needs the ``pusht`` extra: gym-pusht): gym-pusht as a second "real robot".
+
+* :mod:`.sim` — :class:`PushTSim`: exact reset to a state, exact replay, 64x64 frames
+  area-averaged from gym-pusht's canvas.
+* :mod:`.env` — ``dreamgym/PushT-v0`` (:class:`PushTEnv`): relative actions in [-1, 1]^2
+  (x 100 px), the ``pose`` task (the field's 20 px / 20 degree criterion) and gym-pusht's
+  ``coverage`` task.
+
+``import dreamgym`` registers ``dreamgym/PushT-v0`` without importing gym-pusht; it is
+imported when the env is made.
+"""
+
+from .env import ANGLE_TOL_DEG, COVERAGE_SUCCESS, POS_TOL_PX, TASKS, PushTEnv, pose_error, pose_success
+from .sim import ACTION_SCALE, GOAL_POSE, SIZE, TABLE, PushTSim, angle_difference, as_state
+
+__all__ = [
+    "ACTION_SCALE",
+    "ANGLE_TOL_DEG",
+    "COVERAGE_SUCCESS",
+    "GOAL_POSE",
+    "POS_TOL_PX",
+    "SIZE",
+    "TABLE",
+    "TASKS",
+    "PushTEnv",
+    "PushTSim",
+    "angle_difference",
+    "as_state",
+    "pose_error",
+    "pose_success",
+]

@@ -1,0 +1,113 @@
+"""The PushT world over gym-pusht: exact states, our frames and actions, the field's success."""
+
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import dreamgym  # noqa: F401 - registers the env ids
+from dreamgym.pusht import ACTION_SCALE, PushTEnv, PushTSim, pose_error, pose_success
+
+START = np.array([120.0, 380.0, 300.0, 200.0, 1.1])
+GOAL = np.array([140.0, 360.0, 280.0, 230.0, 0.8])
+
+
+def test_check_env_passes():
+    check_env(PushTEnv(), skip_render_check=False)
+
+
+def test_importing_dreamgym_does_not_import_gym_pusht():
+    code = "import sys, dreamgym; print('gym_pusht' in sys.modules, 'pygame' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_reset_to_a_state_round_trips_exactly_where_gym_pushts_own_does_not():
+    env = gym.make("dreamgym/PushT-v0")
+    _, info = env.reset(options={"start_state": START, "goal_state": GOAL})
+    np.testing.assert_array_equal(info["state"], START)
+    np.testing.assert_array_equal(info["goal_state"], GOAL)
+    theirs = gym.make("gym_pusht/PushT-v0", obs_type="state").unwrapped
+    obs, _ = theirs.reset(options={"reset_to_state": START})
+    assert np.linalg.norm(obs[2:4] - START[2:4]) > 10  # why we set the angle first
+
+
+def test_a_seeded_episode_repeats_bit_for_bit_and_replays_exactly():
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, (30, 2)).astype(np.float32)
+    runs = []
+    for _ in range(2):
+        env = gym.make("dreamgym/PushT-v0")
+        frame, info = env.reset(seed=7)
+        frames, states = [frame], [info["state"]]
+        for a in actions:
+            frame, _, terminated, truncated, info = env.step(a)
+            frames.append(frame)
+            states.append(info["state"])
+        runs.append((np.stack(frames), np.stack(states)))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    replayed = PushTSim().replay(runs[0][1][0], actions)
+    np.testing.assert_array_equal(replayed, runs[0][1][1:])
+
+
+def test_a_relative_action_moves_the_pushers_target_by_up_to_100_px():
+    sim = PushTSim()
+    sim.reset_to(START)
+    np.testing.assert_allclose(sim.target([1.0, -0.5]), START[:2] + ACTION_SCALE * np.array([1.0, -0.5]))
+    sim.reset_to(np.array([500.0, 10.0, 300.0, 200.0, 0.0]))
+    np.testing.assert_allclose(sim.target([1.0, -1.0]), [512.0, 0.0])  # clipped to the table
+
+
+def test_frames_are_64x64_area_averaged_with_the_goal_zone_and_the_t():
+    env = PushTEnv()
+    frame, info = env.reset(options={"start_state": START})
+    assert frame.shape == (64, 64, 3) and frame.dtype == np.uint8
+    goal_zone = (frame[..., 1] > 200) & (frame[..., 0] < 180) & (frame[..., 2] < 180)  # light green
+    grey = (np.abs(frame[..., 0].astype(int) - frame[..., 2]) < 40) & (frame[..., 0] > 90) & (frame[..., 0] < 180)
+    assert goal_zone.sum() > 20 and grey.sum() > 20
+    np.testing.assert_array_equal(info["goal_image"], PushTSim().render(info["goal_state"])[0])
+
+
+def test_pose_success_counts_the_pushers_position_as_the_field_does():
+    assert pose_success(GOAL, GOAL)
+    block_there_pusher_off = GOAL + np.array([25.0, 0, 0, 0, 0])
+    assert not pose_success(block_there_pusher_off, GOAL)
+    assert pose_error(GOAL + np.array([0, 0, 12.0, 9.0, np.radians(19)]), GOAL) == pytest.approx((15.0, 19.0))
+    assert not pose_success(GOAL + np.array([0, 0, 0, 0, np.radians(21)]), GOAL)
+    assert pose_success(GOAL + np.array([0, 0, 0, 0, 2 * np.pi + 0.1]), GOAL)  # angles wrap
+
+
+def test_the_pose_task_ends_when_the_goal_is_reached():
+    env = PushTEnv(task="pose")
+    env.reset(options={"start_state": START, "goal_state": START})  # already there, at rest
+    _, reward, terminated, _, info = env.step(np.zeros(2, np.float32))
+    assert terminated is True and reward == 1.0 and info["is_success"] is True
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda e: e.step(np.zeros(3, np.float32)), r"shape \(2,\)"),
+        (lambda e: e.step(np.array([1.5, 0.0], np.float32)), r"within \[-1, 1\]"),
+        (lambda e: e.step(np.array([np.nan, 0.0], np.float32)), "finite"),
+        (lambda e: e.reset(options={"start_state": [1.0, 2.0]}), r"start_state'\] must have shape \(5,\)"),
+        (lambda e: e.reset(options={"start_state": [600.0, 2, 3, 4, 0]}), "on the table"),
+        (lambda e: e.reset(options={"goal": GOAL}), "unknown reset options"),
+    ],
+)
+def test_bad_input_is_named(call, message):
+    env = PushTEnv()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=message):
+        call(env)
+
+
+def test_step_before_reset_and_unknown_task_are_refused():
+    with pytest.raises(RuntimeError, match="reset"):
+        PushTEnv().step(np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match="task must be one of"):
+        PushTEnv(task="reach")
