@@ -1,6 +1,6 @@
 """The engine contract (engine.protocol): one conformance suite that the local ``Engine``, the
-``RemoteEngine`` (against a real server) and the toy world's exact model all pass, and the one
-resolver, ``engine.open``, on each kind of input."""
+``RemoteEngine`` (against a real server) and each world's exact model (toy world, PushT) all
+pass, and the one resolver, ``engine.open``, on each kind of input."""
 
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from dreamgym import toyworld as tw
 from engine import Engine, RemoteEngine
 from engine.protocol import BaseEngine, RolloutModel, WorldModel
 
-KINDS = ["local", "remote", "exact"]
+KINDS = ["local", "remote", "exact", "pusht"]
 
 
 @pytest.fixture(scope="module")
@@ -22,19 +22,40 @@ def remote_push(push_server):
     eng.close()
 
 
+def toy_frame(seed: int = 0) -> np.ndarray:
+    """A toy-world frame (both objects visible)."""
+    return tw.render(tw.random_states(np.random.default_rng(seed), 1))[0]
+
+
+def pusht_frame(seed: int = 0) -> np.ndarray:
+    """A frame of a PushT episode (the PushT model continues only from frames it knows)."""
+    from dreamgym.pusht import PushTEnv
+
+    return PushTEnv().reset(seed=seed)[0]
+
+
 @pytest.fixture(params=KINDS)
-def model(request):
-    if request.param == "local":
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def model(kind, request):
+    if kind == "local":
         return request.getfixturevalue("push")
-    if request.param == "remote":
+    if kind == "remote":
         return request.getfixturevalue("remote_push")
+    if kind == "pusht":
+        from dreamgym.pusht import PushTModel
+
+        return PushTModel()
     return tw.ToyWorldModel()
 
 
-def start_frame(seed: int = 0) -> np.ndarray:
-    """A toy-world frame (both objects visible): every kind can start from it."""
-    state = tw.random_states(np.random.default_rng(seed), 1)
-    return tw.render(state)[0]
+@pytest.fixture
+def start_frame(kind):
+    """start_frame(seed) -> a frame this kind can start from."""
+    return pusht_frame if kind == "pusht" else toy_frame
 
 
 def plan(spec, seed: int, chunks: int = 2) -> np.ndarray:
@@ -43,7 +64,7 @@ def plan(spec, seed: int, chunks: int = 2) -> np.ndarray:
     return rng.uniform(spec.action_low, spec.action_high, shape).astype(np.float32)
 
 
-def test_each_kind_satisfies_the_protocol(model):
+def test_each_kind_satisfies_the_protocol(model, start_frame):
     assert isinstance(model, WorldModel) and isinstance(model, RolloutModel) and isinstance(model, BaseEngine)
     assert isinstance(model.runs_in_process, bool)
     ex = model.example_frames
@@ -52,14 +73,14 @@ def test_each_kind_satisfies_the_protocol(model):
     assert isinstance(digest, str) and len(digest) == 64 and digest == model.weights_sha256()
 
 
-def test_predict_gives_t_frames_of_the_spec(model):
+def test_predict_gives_t_frames_of_the_spec(model, start_frame):
     spec = model.spec
     r = model.predict(start_frame(), plan(spec, 0), seed=3)
     assert r.frames.shape == (2 * spec.chunk_size, *spec.resolution, 3) and r.frames.dtype == np.uint8
     assert r.seed == 3
 
 
-def test_a_batched_candidate_equals_its_single_rollout(model):
+def test_a_batched_candidate_equals_its_single_rollout(model, start_frame):
     frame, spec = start_frame(1), model.spec
     cands = np.stack([plan(spec, s) for s in range(3)])
     batch = model.predict_batch(frame, cands, seed=5)
@@ -68,7 +89,7 @@ def test_a_batched_candidate_equals_its_single_rollout(model):
         np.testing.assert_array_equal(batch[k].frames, model.predict(frame, cands[k], seed=5).frames)
 
 
-def test_stepping_chunk_by_chunk_equals_one_rollout(model):
+def test_stepping_chunk_by_chunk_equals_one_rollout(model, start_frame):
     frame, spec = start_frame(2), model.spec
     acts = plan(spec, 7)
     whole = model.predict(frame, acts, seed=9).frames
@@ -83,7 +104,7 @@ def test_stepping_chunk_by_chunk_equals_one_rollout(model):
     np.testing.assert_array_equal(state.last_frames[0], whole[-1])
 
 
-def test_peek_shows_the_next_chunk_without_advancing(model):
+def test_peek_shows_the_next_chunk_without_advancing(model, start_frame):
     frame, spec = start_frame(3), model.spec
     chunk = plan(spec, 1, chunks=1)[None]
     state = model.start(frame[None], 0)
@@ -94,7 +115,7 @@ def test_peek_shows_the_next_chunk_without_advancing(model):
     assert int(new.chunk_index[0]) == 1 and int(state.chunk_index[0]) == 0
 
 
-def test_state_rows_can_be_selected_updated_and_concatenated(model):
+def test_state_rows_can_be_selected_updated_and_concatenated(model, start_frame):
     spec = model.spec
     frames = np.stack([start_frame(4), start_frame(5)])
     chunks = np.stack([plan(spec, 2, chunks=1), plan(spec, 3, chunks=1)])
@@ -111,7 +132,7 @@ def test_state_rows_can_be_selected_updated_and_concatenated(model):
     np.testing.assert_array_equal(swapped.last_frames[0], frames[1])
 
 
-def test_bad_input_is_refused_before_any_work_with_the_same_messages(model):
+def test_bad_input_is_refused_before_any_work_with_the_same_messages(model, start_frame):
     spec, frame = model.spec, start_frame()
     with pytest.raises(ValueError, match="multiple of chunk_size"):
         model.predict(frame, np.zeros((spec.chunk_size + 1, spec.action_dim), np.float32))
@@ -130,7 +151,7 @@ def test_bad_input_is_refused_before_any_work_with_the_same_messages(model):
 
 def test_a_state_from_another_kind_is_refused():
     exact, other = tw.ToyWorldModel(), tw.ToyWorldModel()
-    state = exact.start(start_frame()[None], 0)
+    state = exact.start(toy_frame()[None], 0)
     chunk = np.zeros((1, exact.spec.chunk_size, exact.spec.action_dim), np.float32)
     other.step(state, chunk)  # an exact state is plain data: any exact model can advance it
     with pytest.raises(TypeError, match="ToyWorldState"):

@@ -111,3 +111,39 @@ def test_step_before_reset_and_unknown_task_are_refused():
         PushTEnv().step(np.zeros(2, np.float32))
     with pytest.raises(ValueError, match="task must be one of"):
         PushTEnv(task="reach")
+
+
+def drive_into_the_block(env, steps: int = 20):
+    """Reset with seed 3 and push towards the block with seeded noise; returns the last frame."""
+    frame, info = env.reset(seed=3)
+    rng = np.random.default_rng(1)
+    for _ in range(steps):
+        to_block = info["state"][2:4] - info["state"][:2]
+        frame, _, _, _, info = env.step(np.clip(to_block / 100 + rng.normal(0, 0.2, 2), -1, 1).astype(np.float32))
+    return frame
+
+
+def test_the_exact_model_equals_stepping_the_env_from_any_frame_it_produced():
+    """Mid-episode (in contact): the model's rollout of a plan from the current frame is what
+    the env gives when it runs that plan from there, bit for bit."""
+    from dreamgym.pusht import PushTModel
+
+    env = PushTEnv()
+    frame = drive_into_the_block(env)
+    plans = np.random.default_rng(2).uniform(-1, 1, (3, 16, 2)).astype(np.float32)
+    predicted = PushTModel().predict_batch(frame, plans).frames
+    for _ in range(8):
+        env.step(np.zeros(2, np.float32))  # the env moves on: the model must not depend on it
+    real = []
+    for p in plans:
+        twin = PushTEnv()
+        drive_into_the_block(twin)
+        real.append(np.stack([twin.step(a)[0] for a in p]))
+    np.testing.assert_array_equal(predicted, np.stack(real))
+
+
+def test_the_exact_model_refuses_a_frame_it_cannot_continue_from():
+    from dreamgym.pusht import PushTModel
+
+    with pytest.raises(ValueError, match="continues only from frames"):
+        PushTModel().predict(np.zeros((64, 64, 3), np.uint8), np.zeros((8, 2), np.float32))

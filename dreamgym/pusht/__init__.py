@@ -5,12 +5,15 @@
 * :mod:`.env` — ``dreamgym/PushT-v0`` (:class:`PushTEnv`): relative actions in [-1, 1]^2
   (x 100 px), the ``pose`` task (the field's 20 px / 20 degree criterion) and gym-pusht's
   ``coverage`` task.
+* :mod:`.model` — :class:`PushTModel`, the exact engine: it continues exactly from any frame
+  the env (or itself) produced, by replaying the episode (:mod:`.history`).
 
 ``import dreamgym`` registers ``dreamgym/PushT-v0`` without importing gym-pusht; it is
 imported when the env is made.
 """
 
 from .env import ANGLE_TOL_DEG, COVERAGE_SUCCESS, POS_TOL_PX, TASKS, PushTEnv, pose_error, pose_success
+from .model import PushTModel, PushTState
 from .sim import ACTION_SCALE, GOAL_POSE, SIZE, TABLE, PushTSim, angle_difference, as_state
 
 __all__ = [
@@ -23,6 +26,8 @@ __all__ = [
     "TABLE",
     "TASKS",
     "PushTEnv",
+    "PushTModel",
+    "PushTState",
     "PushTSim",
     "angle_difference",
     "as_state",

@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from .history import FRAMES
 from .sim import GOAL_POSE, SIZE, TABLE, PushTSim, angle_difference, as_state
 
 POS_TOL_PX = 20.0  # the field's success criterion (DINO-WM, stable-worldmodel): joint position error
@@ -115,6 +116,8 @@ class PushTEnv(gym.Env):
         self.goal_image = self.sim.render(goal)[0]
         self.sim.reset_to(start)
         self._frame = self.sim.frame()
+        self._anchor, self._actions = start.copy(), []
+        FRAMES.record(self._frame, self._anchor, np.zeros((0, 2)))
         self._live = True
         return self._frame.copy(), self._info(success=False)
 
@@ -141,6 +144,8 @@ class PushTEnv(gym.Env):
             raise ValueError(f"action must be finite and within [-1, 1], got {a.tolist()}")
         self.sim.step(a)
         self._frame = self.sim.frame()
+        self._actions.append(a.astype(np.float64))
+        FRAMES.record(self._frame, self._anchor, np.stack(self._actions))
         if self.task == "pose":
             success = pose_success(self.sim.state(), self.goal_state)
             reward = 1.0 if success else 0.0
