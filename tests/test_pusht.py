@@ -9,7 +9,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import dreamgym  # noqa: F401 - registers the env ids
-from dreamgym.pusht import ACTION_SCALE, PushTEnv, PushTSim, pose_error, pose_success
+from dreamgym.pusht import ACTION_SCALE, PushTEnv, PushTSim, angle_difference, pose_error, pose_success
 
 START = np.array([120.0, 380.0, 300.0, 200.0, 1.1])
 GOAL = np.array([140.0, 360.0, 280.0, 230.0, 0.8])
@@ -147,3 +147,50 @@ def test_the_exact_model_refuses_a_frame_it_cannot_continue_from():
 
     with pytest.raises(ValueError, match="continues only from frames"):
         PushTModel().predict(np.zeros((64, 64, 3), np.uint8), np.zeros((8, 2), np.float32))
+
+
+def test_a_frame_shows_the_state_it_was_reset_to():
+    """Regression: pymunk caches shapes' world geometry until a physics step, so without a
+    reindex a reset frame drew the bodies where they were before."""
+    from dreamgym.pusht.reader import read_state
+
+    a, b = PushTSim().render(np.stack([START, GOAL]))
+    assert not np.array_equal(a, b)
+    np.testing.assert_allclose(read_state(np.stack([a, b])), np.stack([START, GOAL]), atol=4)
+
+
+def test_the_frame_only_reader_recovers_held_out_states_within_its_bound():
+    """On frames of pushing episodes whose T is wholly on the table (tests' seed range): errors
+    in table px and degrees, against the field's 20 px / 20 degree tolerance. Measured when
+    written (10 episodes, 360 frames): pusher median 0.47 / p99 2.7, block 0.98 / 2.8 (max 5.9),
+    angle 0.57 / 3.1 (max 5.3)."""
+    from dreamgym.pusht.reader import read_state
+    from dreamgym.pusht.sim import t_on_table
+    from dreamgym.toyworld import seeds
+
+    env, rng = PushTEnv(), np.random.default_rng(0)
+    states, frames = [], []
+    for episode in range(4):
+        frame, info = env.reset(seed=seeds.seed("tests", 100 + episode))
+        for _ in range(40):
+            to_block = info["state"][2:4] - info["state"][:2]
+            frame, _, _, _, info = env.step(np.clip(to_block / 100 + rng.normal(0, 0.4, 2), -1, 1).astype(np.float32))
+            if t_on_table(info["state"]):
+                states.append(info["state"])
+                frames.append(frame)
+    states, read = np.array(states), read_state(np.array(frames))
+    assert len(states) >= 60
+    pusher = np.linalg.norm(read[:, :2] - states[:, :2], axis=1)
+    block = np.linalg.norm(read[:, 2:4] - states[:, 2:4], axis=1)
+    angle = np.degrees(angle_difference(read[:, 4], states[:, 4]))
+    assert np.percentile(pusher, 99) < 4 and np.percentile(block, 99) < 5 and np.percentile(angle, 99) < 5
+    assert block.max() < 10 and angle.max() < 10 and np.median(block) < 2 and np.median(angle) < 1.5
+
+
+def test_the_reader_says_nan_for_what_it_cannot_see():
+    from dreamgym.pusht.reader import read_state
+
+    blank = np.full((64, 64, 3), 255, np.uint8)
+    assert np.isnan(read_state(blank)).all()
+    with pytest.raises(ValueError, match=r"\(\.\.\., H, W, 3\) uint8"):
+        read_state(np.zeros((64, 64), np.float32))

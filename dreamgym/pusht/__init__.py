@@ -5,6 +5,8 @@
 * :mod:`.env` — ``dreamgym/PushT-v0`` (:class:`PushTEnv`): relative actions in [-1, 1]^2
   (x 100 px), the ``pose`` task (the field's 20 px / 20 degree criterion) and gym-pusht's
   ``coverage`` task.
+* :mod:`.reader` — :func:`read_state`, the frame-only reader of the pusher's position and the
+  T's position and angle (what success judges and policies see).
 * :mod:`.model` — :class:`PushTModel`, the exact engine: it continues exactly from any frame
   the env (or itself) produced, by replaying the episode (:mod:`.history`).
 
@@ -14,7 +16,8 @@ imported when the env is made.
 
 from .env import ANGLE_TOL_DEG, COVERAGE_SUCCESS, POS_TOL_PX, TASKS, PushTEnv, pose_error, pose_success
 from .model import PushTModel, PushTState
-from .sim import ACTION_SCALE, GOAL_POSE, SIZE, TABLE, PushTSim, angle_difference, as_state
+from .reader import read_state
+from .sim import ACTION_SCALE, GOAL_POSE, SIZE, TABLE, PushTSim, angle_difference, as_state, t_on_table
 
 __all__ = [
     "ACTION_SCALE",
@@ -33,4 +36,6 @@ __all__ = [
     "as_state",
     "pose_error",
     "pose_success",
+    "read_state",
+    "t_on_table",
 ]

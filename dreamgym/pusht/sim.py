@@ -21,6 +21,8 @@ caches that warm-start the next steps, so a clone taken during contact drifts (m
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 TABLE = 512  # gym-pusht's table is 512 x 512 pixels
@@ -31,6 +33,7 @@ STATE_DIM = 5
 
 
 def _pusht():
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame prints a banner on import otherwise
     try:
         import cv2
         import pygame
@@ -54,6 +57,27 @@ def as_state(state, name: str = "state") -> np.ndarray:
     if (s[:4] < 0).any() or (s[:4] > TABLE).any():
         raise ValueError(f"{name}'s positions must lie on the table [0, {TABLE}], got {s[:4].tolist()}")
     return s
+
+
+# the T in its body frame (gym-pusht's add_tee, scale 30): the bar, then the stem
+T_CORNERS = np.array(
+    [[-60.0, 30.0], [60.0, 30.0], [60.0, 0.0], [-60.0, 0.0], [-15.0, 30.0], [-15.0, 120.0], [15.0, 120.0], [15.0, 30.0]]
+)
+
+
+def t_corners(state) -> np.ndarray:
+    """The T's eight corners (8, 2) on the table for a state (5,) (pymunk turns local (x, y) to
+    (x cos - y sin, x sin + y cos) about the body origin)."""
+    s = np.asarray(state, dtype=np.float64)
+    c, n = np.cos(s[4]), np.sin(s[4])
+    rot = np.array([[c, -n], [n, c]])
+    return T_CORNERS @ rot.T + s[2:4]
+
+
+def t_on_table(state, margin: float = 8.0) -> bool:
+    """Whether the whole T lies on the table, ``margin`` px inside its edges (a pushed T can be
+    forced through gym-pusht's walls; it is then partly out of the frame)."""
+    return bool(((t_corners(state) >= margin) & (t_corners(state) <= TABLE - margin)).all())
 
 
 def angle_difference(a, b) -> np.ndarray:
@@ -87,6 +111,8 @@ class PushTSim:
         env.block.position = (float(s[2]), float(s[3]))
         env.block.velocity = (0.0, 0.0)
         env.block.angular_velocity = 0.0
+        for body in (env.agent, env.block):  # the shapes' cached world geometry (drawing, queries)
+            env.space.reindex_shapes_for_body(body)
         env._last_action = None
 
     def state(self) -> np.ndarray:
@@ -137,4 +163,16 @@ class PushTSim:
         return out
 
 
-__all__ = ["ACTION_SCALE", "GOAL_POSE", "SIZE", "STATE_DIM", "TABLE", "PushTSim", "angle_difference", "as_state"]
+__all__ = [
+    "T_CORNERS",
+    "t_corners",
+    "t_on_table",
+    "ACTION_SCALE",
+    "GOAL_POSE",
+    "SIZE",
+    "STATE_DIM",
+    "TABLE",
+    "PushTSim",
+    "angle_difference",
+    "as_state",
+]
