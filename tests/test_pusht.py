@@ -194,3 +194,24 @@ def test_the_reader_says_nan_for_what_it_cannot_see():
     assert np.isnan(read_state(blank)).all()
     with pytest.raises(ValueError, match=r"\(\.\.\., H, W, 3\) uint8"):
         read_state(np.zeros((64, 64), np.float32))
+
+
+def test_the_scripted_expert_pushes_the_t_to_its_goal_from_frames_alone():
+    """The expert sees only frames (it reads its state and the goal's with the reader). On the
+    pose task from gym-pusht-like random starts to gym-pusht's goal zone it succeeded in 14 of 20
+    episodes when written (75% over 40 on true states); here 6 seeded episodes (3 won when
+    written; random actions win none of 100)."""
+    from dreamgym.pusht.expert import ExpertPolicy
+    from dreamgym.toyworld import seeds
+
+    env, wins = PushTEnv(task="pose"), 0
+    for episode in range(6):
+        frame, info = env.reset(seed=seeds.seed("tests", 200 + episode))
+        policy = ExpertPolicy(seed=episode)
+        for _ in range(300):
+            obs = {"observation": frame, "desired_goal": info["goal_image"]}
+            frame, _, terminated, _, info = env.step(policy(obs))
+            if terminated:
+                wins += 1
+                break
+    assert wins >= 2

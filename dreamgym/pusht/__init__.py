@@ -7,6 +7,8 @@
   ``coverage`` task.
 * :mod:`.reader` — :func:`read_state`, the frame-only reader of the pusher's position and the
   T's position and angle (what success judges and policies see).
+* :mod:`.expert` — :class:`ExpertPolicy`, a scripted expert on frames (walk round the T to the
+  contact whose push best gives the translation and rotation left, push, hold the contact).
 * :mod:`.model` — :class:`PushTModel`, the exact engine: it continues exactly from any frame
   the env (or itself) produced, by replaying the episode (:mod:`.history`).
 
@@ -15,6 +17,7 @@ imported when the env is made.
 """
 
 from .env import ANGLE_TOL_DEG, COVERAGE_SUCCESS, POS_TOL_PX, TASKS, PushTEnv, pose_error, pose_success
+from .expert import ExpertPolicy
 from .model import PushTModel, PushTState
 from .reader import read_state
 from .sim import ACTION_SCALE, GOAL_POSE, SIZE, TABLE, PushTSim, angle_difference, as_state, t_on_table
@@ -28,6 +31,7 @@ __all__ = [
     "SIZE",
     "TABLE",
     "TASKS",
+    "ExpertPolicy",
     "PushTEnv",
     "PushTModel",
     "PushTState",
