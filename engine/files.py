@@ -114,3 +114,14 @@ def atomic_write_dir(path: str | os.PathLike, fill: Callable[[Path], None]) -> P
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def atomic_write_npz(path: str | os.PathLike, arrays: dict) -> Path:
+    """Write ``arrays`` (name -> array) as a compressed ``.npz`` at ``path``, atomically."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return atomic_write_bytes(path, buf.getvalue())

@@ -215,3 +215,34 @@ def test_the_scripted_expert_pushes_the_t_to_its_goal_from_frames_alone():
                 wins += 1
                 break
     assert wins >= 2
+
+
+def test_protocol_tasks_start_and_end_in_an_expert_episode_and_need_the_t_to_move():
+    from dreamgym.pusht.tasks import GOAL_OFFSET, protocol_task
+
+    for i in range(3):
+        start, goal = protocol_task(i, "tests")
+        assert not pose_success(start, goal)
+        again = protocol_task(i, "tests")
+        np.testing.assert_array_equal(start, again[0])
+        np.testing.assert_array_equal(goal, again[1])
+    assert GOAL_OFFSET == 25
+    env = gym.make("dreamgym/PushT-v0")
+    _, info = env.reset(options={"start_state": start, "goal_state": goal})
+    np.testing.assert_array_equal(info["state"], start)
+
+
+def test_the_dataset_mixes_expert_and_weak_episodes_in_the_training_seed_range():
+    from dreamgym.pusht.episodes import generate_episodes
+    from dreamgym.toyworld import seeds
+
+    data = generate_episodes(4, length=8)
+    assert data["frames"].shape == (4, 9, 64, 64, 3) and data["frames"].dtype == np.uint8
+    assert data["actions"].shape == (4, 8, 2) and data["actions"].dtype == np.float32
+    assert data["states"].shape == (4, 9, 5)
+    assert data["behaviour"].tolist() == [0, 1, 0, 1]
+    assert {seeds.purpose_of(int(s)) for s in data["seeds"]} == {"training"}
+    np.testing.assert_array_equal(data["frames"][:, 0], PushTSim().render(data["states"][:, 0]))
+    again = generate_episodes(4, length=8)
+    np.testing.assert_array_equal(again["frames"], data["frames"])
+    assert np.abs(data["actions"]).max() <= 1.0

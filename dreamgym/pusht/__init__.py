@@ -9,6 +9,9 @@
   T's position and angle (what success judges and policies see).
 * :mod:`.expert` — :class:`ExpertPolicy`, a scripted expert on frames (walk round the T to the
   contact whose push best gives the translation and rotation left, push, hold the contact).
+* :mod:`.tasks` — seeded episodes of a behaviour (expert, weak, random), tasks in the field's
+  protocol (goal 25 steps ahead in a held-out expert episode, 50-step budget) and the full task.
+* :mod:`.episodes` — the dataset writer (``python -m dreamgym.pusht.episodes``).
 * :mod:`.model` — :class:`PushTModel`, the exact engine: it continues exactly from any frame
   the env (or itself) produced, by replaying the episode (:mod:`.history`).
 

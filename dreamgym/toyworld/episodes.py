@@ -16,13 +16,12 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import io
 import os
 from pathlib import Path
 
 import numpy as np
 
-from engine.files import atomic_write_bytes
+from engine.files import atomic_write_npz
 
 from . import physics as tw
 from . import rendering, seeds
@@ -95,10 +94,7 @@ def generate_episodes(n: int, *, seed: int = TRAIN_SEED, length: int = 32) -> di
 
 def write_episodes(path: str | os.PathLike, n: int, *, seed: int = TRAIN_SEED, length: int = 32) -> Path:
     """Generate ``n`` episodes and write them atomically to ``path`` (.npz)."""
-    data = generate_episodes(n, seed=seed, length=length)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **data)
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_npz(path, generate_episodes(n, seed=seed, length=length))
 
 
 def main(argv: list[str] | None = None) -> None:
