@@ -246,3 +246,19 @@ def test_the_dataset_mixes_expert_and_weak_episodes_in_the_training_seed_range()
     again = generate_episodes(4, length=8)
     np.testing.assert_array_equal(again["frames"], data["frames"])
     assert np.abs(data["actions"]).max() <= 1.0
+
+
+def test_the_pose_scorer_prefers_frames_closer_to_the_goal_and_refuses_unreadable_ones():
+    from dreamgym.pusht import PoseScorer
+
+    sim = PushTSim()
+    goal_image = sim.render(GOAL)[0]
+    near = GOAL + np.array([0, 0, 6.0, 0, 0.05])
+    far = GOAL + np.array([0, 0, 60.0, 40.0, 0.8])
+    frames = np.stack([sim.render(np.stack([START, s])) for s in (GOAL, near, far)])  # (3, 2, 64, 64, 3)
+    frames = np.concatenate([frames, np.full((1, 2, 64, 64, 3), 255, np.uint8)])
+    scores = PoseScorer(goal_image)(frames).numpy()
+    assert scores[0] > scores[1] > scores[2] > -np.inf and scores[3] == -np.inf
+    assert scores[0] > -0.5  # the goal's own frame reads within a fraction of the tolerance
+    with pytest.raises(ValueError, match="goal image does not show"):
+        PoseScorer(np.full((64, 64, 3), 255, np.uint8))

@@ -12,6 +12,7 @@
 * :mod:`.tasks` — seeded episodes of a behaviour (expert, weak, random), tasks in the field's
   protocol (goal 25 steps ahead in a held-out expert episode, 50-step budget) and the full task.
 * :mod:`.episodes` — the dataset writer (``python -m dreamgym.pusht.episodes``).
+* :mod:`.scorer` — :class:`PoseScorer`, a frame-only planning scorer (the field's pose error).
 * :mod:`.model` — :class:`PushTModel`, the exact engine: it continues exactly from any frame
   the env (or itself) produced, by replaying the episode (:mod:`.history`).
 
@@ -23,6 +24,7 @@ from .env import ANGLE_TOL_DEG, COVERAGE_SUCCESS, POS_TOL_PX, TASKS, PushTEnv, p
 from .expert import ExpertPolicy
 from .model import PushTModel, PushTState
 from .reader import read_state
+from .scorer import PoseScorer
 from .sim import ACTION_SCALE, GOAL_POSE, SIZE, TABLE, PushTSim, angle_difference, as_state, t_on_table
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "PushTEnv",
     "PushTModel",
     "PushTState",
+    "PoseScorer",
     "PushTSim",
     "angle_difference",
     "as_state",

@@ -1,0 +1,98 @@
+"""The PushT world's reference numbers (docs/pusht.md): what a learned model of PushT will be held
+against. On protocol tasks (start and goal 25 steps apart in held-out expert episodes, 50-step
+budget, success within 20 px and 20 degrees; the planning_benchmark seed range): the lattice
+CEM of docs/planning.md (33 rollouts per re-plan, horizon 16, one chunk executed per re-plan)
+on the *exact* model, the scripted expert (on frames), random actions. On gym-pusht's full task
+(coverage > 0.95 within 300 steps): the expert and random, success and best coverage.
+
+    python benchmarks/pusht_world.py --episodes 50          # JSON in benchmarks/results/pusht_world.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+import dreamgym  # noqa: F401 - registers the env ids
+from dreamgym.pusht import ExpertPolicy, PoseScorer, PushTModel
+from dreamgym.pusht.tasks import BUDGET, full_task, protocol_task
+from planners import MPC, lattice_cem
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "pusht_world.json"
+
+
+def protocol(kind: str, episodes: int) -> dict:
+    env = gym.make("dreamgym/PushT-v0", max_episode_steps=BUDGET)
+    model = PushTModel() if kind == "cem_exact" else None
+    wins, replan = [], []
+    t0 = time.perf_counter()
+    for i in range(episodes):
+        start, goal = protocol_task(i, "planning_benchmark")
+        obs, info = env.reset(options={"start_state": start, "goal_state": goal})
+        if kind == "cem_exact":
+            planner = lattice_cem(model, PoseScorer(info["goal_image"]), horizon=16, seed=0)
+            trace = MPC(planner).run(env, max_steps=BUDGET, obs=obs)
+            wins.append(trace.success)
+            replan.extend(trace.plan_wall_s)
+            continue
+        policy, rng = ExpertPolicy(seed=i), np.random.default_rng(i)
+        terminated = False
+        for _ in range(BUDGET):
+            if kind == "expert":
+                a = policy({"observation": obs, "desired_goal": info["goal_image"]})
+            else:
+                a = rng.uniform(-1, 1, 2).astype(np.float32)
+            obs, _, terminated, truncated, info = env.step(a)
+            if terminated or truncated:
+                break
+        wins.append(bool(terminated))
+    out = {"episodes": episodes, "success": float(np.mean(wins)), "wall_s": round(time.perf_counter() - t0, 1)}
+    if replan:
+        out["replan_s_mean"] = round(float(np.mean(replan)), 3)
+    return out
+
+
+def full(kind: str, episodes: int) -> dict:
+    env = gym.make("dreamgym/PushT-v0", task="coverage", max_episode_steps=300)
+    wins, best = [], []
+    for i in range(episodes):
+        obs, info = env.reset(options={"start_state": full_task(i, "planning_benchmark")})
+        policy, rng = ExpertPolicy(seed=i, finish=(1.0, 1.0)), np.random.default_rng(i)
+        cov, terminated = info["coverage"], False
+        for _ in range(300):
+            if kind == "expert":
+                a = policy({"observation": obs, "desired_goal": info["goal_image"]})
+            else:
+                a = rng.uniform(-1, 1, 2).astype(np.float32)
+            obs, _, terminated, truncated, info = env.step(a)
+            cov = max(cov, info["coverage"])
+            if terminated or truncated:
+                break
+        wins.append(bool(terminated))
+        best.append(cov)
+    return {"episodes": episodes, "success": float(np.mean(wins)), "best_coverage_mean": round(float(np.mean(best)), 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--episodes", type=int, default=50)
+    args = ap.parse_args()
+    results: dict = {"protocol": {}, "full_task": {}}
+    for kind in ("random", "expert", "cem_exact"):
+        results["protocol"][kind] = protocol(kind, args.episodes)
+        print("protocol", kind, results["protocol"][kind], flush=True)
+        OUT.write_text(json.dumps(results, indent=2) + "\n")
+    for kind in ("random", "expert"):
+        results["full_task"][kind] = full(kind, args.episodes)
+        print("full task", kind, results["full_task"][kind], flush=True)
+        OUT.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
