@@ -7,7 +7,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .history import FRAMES
-from .sim import GOAL_POSE, SIZE, TABLE, PushTSim, angle_difference, as_state
+from .sim import GOAL_POSE, SIZE, TABLE, PushTSim, angle_difference, as_state, random_start
 
 POS_TOL_PX = 20.0  # the field's success criterion (DINO-WM, stable-worldmodel): joint position error
 ANGLE_TOL_DEG = 20.0  # and the T's angle error
@@ -99,17 +99,7 @@ class PushTEnv(gym.Env):
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; expected 'start_state', 'goal_state'")
         if start is None:
-            rng = self.np_random
-            start = np.array(
-                [
-                    rng.integers(50, 450),
-                    rng.integers(50, 450),
-                    rng.integers(100, 400),
-                    rng.integers(100, 400),
-                    rng.uniform(-np.pi, np.pi),
-                ],
-                dtype=np.float64,
-            )
+            start = random_start(self.np_random)
         start = as_state(start, "options['start_state']")
         goal = np.array([start[0], start[1], *GOAL_POSE]) if goal is None else as_state(goal, "options['goal_state']")
         self.goal_state = goal.copy()

@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
-from engine import Rollout, RolloutBatch, get_spec
+from engine import RolloutBatch, get_spec
 from engine.protocol import BaseEngine, RolloutState, per_row
 
 from . import sim as sim_module
@@ -97,23 +96,17 @@ class PushTModel(BaseEngine):
         o = self.origin(frame)
         frames = np.stack([self._continue(o.anchor, o.actions, a) for a in acts])
         wall = time.perf_counter() - t0
-        k = len(acts)
-        rollouts = [
-            Rollout(
-                frames=frames[i],
-                start_frame=frame,
-                actions=acts[i],
-                seed=seeds[i],
-                spec_name="pusht-exact",
-                request_id=uuid.uuid4().hex,
-                num_steps=0,
-                guidance=0.0,
-                fps=self.spec.fps,
-                engine_wall_ms=1000 * wall / k,
-            )
-            for i in range(k)
-        ]
-        return RolloutBatch.from_rollouts(rollouts, wall_s=wall)
+        return RolloutBatch(
+            frames,
+            frame,
+            acts,
+            seeds,
+            spec_name="pusht-exact",
+            num_steps=0,
+            guidance=0.0,
+            fps=self.spec.fps,
+            wall_s=wall,
+        )
 
     def _start(self, frames, seeds, num_steps, guidance) -> PushTState:
         origins = [self.origin(f) for f in frames]

@@ -80,6 +80,21 @@ def t_on_table(state, margin: float = 8.0) -> bool:
     return bool(((t_corners(state) >= margin) & (t_corners(state) <= TABLE - margin)).all())
 
 
+def random_start(rng: np.random.Generator) -> np.ndarray:
+    """A start state (5,) drawn as gym-pusht draws one (pusher in [50, 450]^2, block in
+    [100, 400]^2, any angle), from ``rng``."""
+    return np.array(
+        [
+            rng.integers(50, 450),
+            rng.integers(50, 450),
+            rng.integers(100, 400),
+            rng.integers(100, 400),
+            rng.uniform(-np.pi, np.pi),
+        ],
+        dtype=np.float64,
+    )
+
+
 def angle_difference(a, b) -> np.ndarray:
     """|a - b| wrapped to [0, pi] (radians), elementwise."""
     d = np.mod(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64) + np.pi, 2 * np.pi) - np.pi

@@ -23,26 +23,11 @@ from dreamgym.toyworld import seeds
 
 from .env import pose_success
 from .expert import ExpertState, expert_target, relative_action
-from .sim import GOAL_POSE, PushTSim
+from .sim import GOAL_POSE, PushTSim, random_start
 
 GOAL_OFFSET = 25  # steps between a protocol task's start and its goal (5 planning steps x frameskip 5)
 BUDGET = 50  # steps a planner gets to reach it
 BEHAVIOURS = ("expert", "weak", "random")
-
-
-def random_start(rng: np.random.Generator) -> np.ndarray:
-    """A start state drawn as gym-pusht draws one (pusher in [50, 450]^2, block in [100, 400]^2,
-    any angle), from ``rng``."""
-    return np.array(
-        [
-            rng.integers(50, 450),
-            rng.integers(50, 450),
-            rng.integers(100, 400),
-            rng.integers(100, 400),
-            rng.uniform(-np.pi, np.pi),
-        ],
-        dtype=np.float64,
-    )
 
 
 def rollout_episode(

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from engine import Rollout, RolloutBatch, get_spec
+from engine import RolloutBatch, get_spec
 from engine.protocol import BaseEngine, RolloutState, per_row
 
 from . import physics as tw
@@ -76,22 +75,9 @@ class ToyWorldModel(BaseEngine):
         k = acts.shape[0]
         _, frames = self._rollouts(np.repeat(self.state_of(frame)[None], k, 0), acts)
         wall = time.perf_counter() - t0
-        rollouts = [
-            Rollout(
-                frames=frames[i],
-                start_frame=frame,
-                actions=acts[i],
-                seed=seeds[i],
-                spec_name="toy-world",
-                request_id=uuid.uuid4().hex,
-                num_steps=0,
-                guidance=0.0,
-                fps=self.spec.fps,
-                engine_wall_ms=1000 * wall / k,
-            )
-            for i in range(k)
-        ]
-        return RolloutBatch.from_rollouts(rollouts, wall_s=wall)
+        return RolloutBatch(
+            frames, frame, acts, seeds, spec_name="toy-world", num_steps=0, guidance=0.0, fps=self.spec.fps, wall_s=wall
+        )
 
     def _start(self, frames, seeds, num_steps, guidance) -> ToyWorldState:
         states = np.stack([self.state_of(f) for f in frames])
