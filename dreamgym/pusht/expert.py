@@ -28,7 +28,6 @@ def _contacts(spacing: float = 8.0, corner_margin: float = 8.0):
     """Candidate contact points (N, 2) on the outline and their outward normals (N, 2), body frame."""
     pts, normals = [], []
     n = len(T_OUTLINE)
-    inside = T_COG
     for i in range(n):
         a, b = T_OUTLINE[i], T_OUTLINE[(i + 1) % n]
         edge = b - a
@@ -42,7 +41,6 @@ def _contacts(spacing: float = 8.0, corner_margin: float = 8.0):
         for s in np.arange(corner_margin, length - corner_margin + 1e-9, spacing):
             pts.append(a + t * s)
             normals.append(normal)
-    del inside
     return np.array(pts), np.array(normals)
 
 

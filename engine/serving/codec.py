@@ -24,7 +24,7 @@ import io
 import json
 import tarfile
 
-from ..wire import HEADER_PREFIX, MEDIA_MP4, MEDIA_NPY, MEDIA_TAR, REQUEST_ID  # noqa: F401 - re-exported
+from ..wire import MEDIA_NPY
 
 
 class WireError(Exception):

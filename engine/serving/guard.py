@@ -10,7 +10,8 @@ import uuid
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from .codec import REQUEST_ID, WireError
+from ..wire import REQUEST_ID
+from .codec import WireError
 from .config import ServerConfig
 from .prometheus import ServerMetrics
 

@@ -11,7 +11,8 @@ from fastapi.responses import Response
 from ..batching import Job
 from ..codecs import array_from_npy_bytes, npy_bytes
 from ..validation import as_actions, as_frames, as_seeds
-from .codec import MEDIA_NPY, WireError, parse_json_list
+from ..wire import MEDIA_NPY
+from .codec import WireError, parse_json_list
 from .forms import check, digest, file_part, int_field, read_form, text_field
 from .service import Service
 from .stores import Stored

@@ -16,7 +16,8 @@ from ..batching import Job
 from ..codecs import npy_bytes
 from ..validation import as_actions, as_seed, as_seeds, check_noise_range
 from ..video import encode_mp4
-from .codec import MEDIA_MP4, MEDIA_NPY, MEDIA_TAR, WireError, parse_json_list, tar_of_mp4s, wants_npy
+from ..wire import MEDIA_MP4, MEDIA_NPY, MEDIA_TAR
+from .codec import WireError, parse_json_list, tar_of_mp4s, wants_npy
 from .forms import check, digest, fields_of, file_part, file_parts, int_field, read_form, text_field
 from .service import Service
 from .stores import Stored, StoredRollout

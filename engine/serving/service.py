@@ -20,8 +20,9 @@ from ..batching import Job, JobCancelled, JobResult, JobTimeout, QueueFull, Sche
 from ..codecs import array_from_npy_bytes, image_from_bytes
 from ..engine import Engine
 from ..validation import as_frame, as_guidance, as_num_steps
+from ..wire import REQUEST_ID
 from .catalogue import model_entry, model_names
-from .codec import REQUEST_ID, WireError
+from .codec import WireError
 from .config import ServerConfig
 from .forms import check, float_field, int_field
 from .prometheus import ServerMetrics
