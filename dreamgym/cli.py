@@ -18,7 +18,7 @@ import argparse
 import importlib
 import sys
 
-from engine.cli import InputError, info  # noqa: F401 - info: the `dreamgym info` data, for scripts
+from engine.cli import InputError
 
 # the modules that register subcommands, in the order `dreamgym --help` lists them
 COMMAND_MODULES = (

@@ -10,12 +10,13 @@ gathers them into the one entry point.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
 import time
 from pathlib import Path
+
+from .codecs import sha256
 
 ROLLOUT_EXAMPLE = """example:
   python -c "import numpy as np; np.save('plan.npy', np.zeros((16, 2), np.float32))"
@@ -59,10 +60,6 @@ def load_model(model, weights=None, **options):
         return open_engine(model, weights=weights, **options)
     except (FileNotFoundError, ValueError, TypeError) as e:
         raise InputError(f"--model: {e}") from None
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _read_actions(path: Path):
@@ -120,9 +117,9 @@ def cmd_rollout(args) -> int:
         "num_steps": rollout.num_steps,
         "guidance": rollout.guidance,
         "frames": list(rollout.frames.shape),
-        "start_frame_sha256": _sha256(np.ascontiguousarray(frame).tobytes()),
-        "actions_sha256": _sha256(np.ascontiguousarray(actions, dtype=np.float32).tobytes()),
-        "mp4_sha256": _sha256(data),
+        "start_frame_sha256": sha256(np.ascontiguousarray(frame).tobytes()),
+        "actions_sha256": sha256(np.ascontiguousarray(actions, dtype=np.float32).tobytes()),
+        "mp4_sha256": sha256(data),
         "mp4": str(out),
         "request_id": rollout.request_id,
         "engine_wall_ms": round(rollout.engine_wall_ms, 1),

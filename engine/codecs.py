@@ -5,6 +5,7 @@ errors that name what was expected) and the matching encoders.
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import numpy as np
@@ -88,3 +89,8 @@ def npy_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
     return buf.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    """The hex sha256 of ``data`` (what receipts record of inputs and outputs)."""
+    return hashlib.sha256(data).hexdigest()

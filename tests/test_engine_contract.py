@@ -155,7 +155,7 @@ def test_a_state_from_another_kind_is_refused():
     chunk = np.zeros((1, exact.spec.chunk_size, exact.spec.action_dim), np.float32)
     other.step(state, chunk)  # an exact state is plain data: any exact model can advance it
     with pytest.raises(TypeError, match="ToyWorldState"):
-        Engine.step(engine.open("push-64"), state, chunk)
+        engine.open("push-64").step(state, chunk)
 
 
 # --- the resolver -------------------------------------------------------------------------------

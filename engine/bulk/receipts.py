@@ -9,15 +9,12 @@ themselves are kept next to the video (``inputs/<row_id>.png`` / ``.npy``), so
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from functools import lru_cache
 
 import numpy as np
 
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+from ..codecs import sha256
 
 
 @lru_cache(maxsize=1)

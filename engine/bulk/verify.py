@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..codecs import array_from_npy_bytes, image_from_bytes
+from ..codecs import array_from_npy_bytes, image_from_bytes, sha256
 from ..resolve import open_engine
 from ..validation import as_int
 from ..video import encode_mp4
-from .receipts import sha256
 from .sinks import read_journal
 
 
