@@ -22,8 +22,9 @@ import torch
 
 import dreamgym
 import engine
+from dreamgym import seeds
 from dreamgym import toyworld as tw
-from dreamgym.toyworld import seeds, task_episode, task_scorer
+from dreamgym.toyworld import task_episode, task_scorer
 from planners.lattice import lattice_candidates
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"

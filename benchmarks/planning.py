@@ -30,18 +30,13 @@ import numpy as np
 
 import dreamgym
 import engine
-from dreamgym.toyworld import (
-    MAX_STEPS,
-    SUCCESS_PX,
-    seeds,
-    task_episode,
-    task_scorer,
-)
+from dreamgym import seeds
+from dreamgym.toyworld import MAX_STEPS, SUCCESS_PX, task_episode, task_scorer
 from planners import CEM, MPC, Lattice, RandomShooting, lattice_cem
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-PLAN_SEED = seeds.base("planning_benchmark")  # episode seeds (dreamgym.toyworld.seeds)
+PLAN_SEED = seeds.base("planning_benchmark")  # episode seeds (dreamgym.seeds)
 TASKS = {task: {"max_steps": steps} for task, steps in MAX_STEPS.items()}
 HORIZON = 16
 # rollouts per re-plan, the same for every planner: "small" is what this CPU machine can run

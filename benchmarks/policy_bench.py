@@ -28,9 +28,9 @@ import numpy as np
 from _docs import replace_section
 
 import dreamgym  # noqa: F401
-from dreamgym import PerStepAdapter
+from dreamgym import PerStepAdapter, seeds
 from dreamgym import toyworld as tw
-from dreamgym.toyworld import seeds, task_episode
+from dreamgym.toyworld import task_episode
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,8 +33,9 @@ from pathlib import Path
 import numpy as np
 
 import dreamgym  # noqa: F401
+from dreamgym import seeds
 from dreamgym.evaluation import PolicyEvaluation, evaluate_push_policies
-from dreamgym.toyworld import KeypointScorer, ToyWorldModel, generate_episodes, seeds
+from dreamgym.toyworld import KeypointScorer, ToyWorldModel, generate_episodes
 from dreamgym.toyworld.zoo import policy_zoo
 from engine import Engine
 from engine.files import atomic_write_bytes

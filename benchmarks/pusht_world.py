@@ -3,11 +3,12 @@ against. On protocol tasks (start and goal 25 steps apart in held-out expert epi
 budget, success within 20 px and 20 degrees; the planning_benchmark seed range): the lattice
 CEM of docs/planning.md (33 rollouts per re-plan, horizon 16, one chunk executed per re-plan)
 and the lattice planner (16 x 2 = 32 rollouts per re-plan) on the *exact* model, the scripted expert (on
-frames), random actions. On gym-pusht's full task
+frames), random actions; the policy zoo's real success, run chunk by chunk. On gym-pusht's full task
 (coverage > 0.95 within 300 steps): the expert and random, success and best coverage.
 
     python benchmarks/pusht_world.py --episodes 50          # JSON in benchmarks/results/pusht_world.json
     python benchmarks/pusht_world.py --only lattice_exact   # one protocol row, merged into that JSON
+    python benchmarks/pusht_world.py --only zoo             # the policy zoo's rates
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 import dreamgym  # noqa: F401 - registers the env ids
-from dreamgym.pusht import ExpertPolicy, PoseScorer, PushTModel
+from dreamgym.pusht import PUSHT, ExpertPolicy, PoseScorer, PushTModel
 from dreamgym.pusht.tasks import BUDGET, full_task, protocol_task
 from planners import MPC, Lattice, lattice_cem
 
@@ -64,6 +65,30 @@ def protocol(kind: str, episodes: int) -> dict:
     return out
 
 
+def zoo(episodes: int) -> dict:
+    """Each zoo policy's real success on the protocol tasks, run chunk by chunk (8 actions per
+    call, what the policy evaluator does), with a Wilson 95% interval."""
+    from dreamgym.evaluation import wilson_interval
+    from dreamgym.wrappers import ChunkedEnv
+
+    env = ChunkedEnv(PUSHT.make_env("pose"), 8)
+    out = {}
+    for name, policy in PUSHT.policy_zoo(chunk_size=8, seed=0).items():
+        wins = 0
+        for i in range(episodes):
+            obs, info = env.reset(options=PUSHT.reset_options(*protocol_task(i, "planning_benchmark"), "pose"))
+            policy.reset(seed=i)
+            for _ in range(0, BUDGET, 8):
+                obs, _, terminated, _, info = env.step(policy({"observation": obs, "desired_goal": info["goal_image"]}))
+                if terminated:
+                    break
+            wins += bool(info["is_success"])
+        lo, hi = wilson_interval(wins, episodes)
+        out[name] = {"success": wins / episodes, "ci95": [round(lo, 3), round(hi, 3)]}
+        print("zoo", name, out[name], flush=True)
+    return {"episodes": episodes, "policies": out}
+
+
 def full(kind: str, episodes: int) -> dict:
     env = gym.make("dreamgym/PushT-v0", task="coverage", max_episode_steps=300)
     wins, best = [], []
@@ -88,9 +113,14 @@ def full(kind: str, episodes: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=50)
-    ap.add_argument("--only", choices=["random", "expert", "cem_exact", "lattice_exact"], default=None)
+    ap.add_argument("--only", choices=["random", "expert", "cem_exact", "lattice_exact", "zoo"], default=None)
     args = ap.parse_args()
     results: dict = json.loads(OUT.read_text()) if OUT.exists() else {"protocol": {}, "full_task": {}}
+    if args.only == "zoo" or args.only is None:
+        results["zoo"] = zoo(args.episodes)
+        OUT.write_text(json.dumps(results, indent=2) + "\n")
+        if args.only == "zoo":
+            return
     if args.only is not None:  # one protocol row, merged into the existing results
         results["protocol"][args.only] = protocol(args.only, args.episodes)
         print("protocol", args.only, results["protocol"][args.only], flush=True)

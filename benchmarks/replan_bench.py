@@ -24,7 +24,8 @@ from _docs import replace_section
 from planning import make_planner
 
 import dreamgym
-from dreamgym.toyworld import seeds, task_episode, task_scorer
+from dreamgym import seeds
+from dreamgym.toyworld import task_episode, task_scorer
 from engine import Engine
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"

@@ -1,4 +1,5 @@
-"""dreamgym: world models as Gymnasium environments, and the toy push world.
+"""dreamgym: world models as Gymnasium environments, and the worlds they are judged against
+(the toy push world and PushT, behind one world protocol: :mod:`dreamgym.worlds`).
 
 Importing the package registers ``dreamgym/Dream-v0`` (a world model; ``gym.make_vec`` uses
 the batched :class:`DreamVectorEnv`), ``dreamgym/Push-v0`` (the exact toy world) and
@@ -12,6 +13,7 @@ from .dream_env import DreamEnv
 from .start_frames import load_start_frames
 from .toyworld import PushEnv, ToyWorldModel
 from .vector_env import DreamVectorEnv
+from .worlds import World, get_world
 from .wrappers import ChunkedEnv, GoalObservation, PerStepAdapter, PerStepVectorAdapter, RecordMP4
 
 if "dreamgym/Dream-v0" not in registry:
@@ -36,6 +38,8 @@ __all__ = [
     "PushEnv",
     "RecordMP4",
     "ToyWorldModel",
+    "World",
+    "get_world",
     "load_start_frames",
     "toyworld",
 ]

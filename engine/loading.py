@@ -135,8 +135,8 @@ def load_modules(
         path = ASSETS_DIR / spec.weights.removeprefix("package:")
         if not checkpoints.is_checkpoint_dir(path):
             raise FileNotFoundError(
-                f"the packaged weights of spec {spec.name!r} are missing: expected a checkpoint directory "
-                f"at {path} (reinstall the package, or retrain with `dreamgym-train`)"
+                f"the packaged weights of spec {spec.name!r} are missing: expected a checkpoint directory at "
+                f"{path} (reinstall the package, or train them with `dreamgym train --spec {spec.name} ... --install`)"
             )
         _, vae, dit = checkpoints.load_checkpoint(path, spec)
         return spec, vae, dit, checkpoints.read_example_frames(path)

@@ -412,7 +412,14 @@ _PUSH_64 = ModelSpec(
     weights="package:push-64",
 )
 
-CATALOG: dict[str, ModelSpec] = {s.name: s for s in (_DREAMDOJO_2B_GR1, _TINY_RANDOM, _PUSH_64)}
+_PUSHT_64 = dataclasses.replace(
+    _PUSH_64,
+    name="pusht-64",
+    description="push-64's architecture trained on PushT (gym-pusht) episodes, docs/pusht.md (CPU)",
+    weights="package:pusht-64",
+)
+
+CATALOG: dict[str, ModelSpec] = {s.name: s for s in (_DREAMDOJO_2B_GR1, _TINY_RANDOM, _PUSH_64, _PUSHT_64)}
 DEFAULT_SPEC = "push-64"
 
 

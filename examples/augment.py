@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamgym.toyworld import seeds, write_episodes
+from dreamgym import seeds
+from dreamgym.toyworld import write_episodes
 from engine import Engine
 from engine.bulk import (
     EpisodeDirSource,

@@ -19,10 +19,13 @@ from dreamgym.evaluation import (
     rank_correlations,
     wilson_interval,
 )
-from dreamgym.toyworld import render, seeds
-from dreamgym.toyworld.zoo import FrameSuccess, GoToGoal, PushController, RandomPolicy, policy_zoo, reset_options
+from dreamgym.toyworld import render
+from dreamgym.toyworld.world import TOY
+from dreamgym.toyworld.zoo import FrameSuccess, GoToGoal, PushController, RandomPolicy, policy_zoo
 
-OPTIONS = reset_options("push", seeds.base("tests"))
+
+def OPTIONS(i: int) -> dict:  # noqa: N802 - a fixed series of reset options, named like a constant
+    return TOY.reset_options(*TOY.task("push", i, "tests"), "push")
 
 
 # ------------------------------------------------------------------------------- statistics

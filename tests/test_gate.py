@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dreamgym import seeds
 from dreamgym.cli import main
-from dreamgym.toyworld import render, seeds, task_episode
+from dreamgym.toyworld import render, task_episode
 from engine import Engine, write_mp4
 from engine.bulk.sinks import RolloutRecord, RolloutSink
 

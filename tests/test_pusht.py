@@ -164,9 +164,9 @@ def test_the_frame_only_reader_recovers_held_out_states_within_its_bound():
     in table px and degrees, against the field's 20 px / 20 degree tolerance. Measured when
     written (10 episodes, 360 frames): pusher median 0.47 / p99 2.7, block 0.98 / 2.8 (max 5.9),
     angle 0.57 / 3.1 (max 5.3)."""
+    from dreamgym import seeds
     from dreamgym.pusht.reader import read_state
     from dreamgym.pusht.sim import t_on_table
-    from dreamgym.toyworld import seeds
 
     env, rng = PushTEnv(), np.random.default_rng(0)
     states, frames = [], []
@@ -201,8 +201,8 @@ def test_the_scripted_expert_pushes_the_t_to_its_goal_from_frames_alone():
     pose task from gym-pusht-like random starts to gym-pusht's goal zone it succeeded in 14 of 20
     episodes when written (75% over 40 on true states); here 6 seeded episodes (3 won when
     written; random actions win none of 100)."""
+    from dreamgym import seeds
     from dreamgym.pusht.expert import ExpertPolicy
-    from dreamgym.toyworld import seeds
 
     env, wins = PushTEnv(task="pose"), 0
     for episode in range(6):
@@ -233,8 +233,8 @@ def test_protocol_tasks_start_and_end_in_an_expert_episode_and_need_the_t_to_mov
 
 
 def test_the_dataset_mixes_expert_and_weak_episodes_in_the_training_seed_range():
+    from dreamgym import seeds
     from dreamgym.pusht.episodes import generate_episodes
-    from dreamgym.toyworld import seeds
 
     data = generate_episodes(4, length=8)
     assert data["frames"].shape == (4, 9, 64, 64, 3) and data["frames"].dtype == np.uint8
@@ -262,3 +262,18 @@ def test_the_pose_scorer_prefers_frames_closer_to_the_goal_and_refuses_unreadabl
     assert scores[0] > -0.5  # the goal's own frame reads within a fraction of the tolerance
     with pytest.raises(ValueError, match="goal image does not show"):
         PoseScorer(np.full((64, 64, 3), 255, np.uint8))
+
+
+def test_protocol_tasks_are_held_out_from_the_training_data():
+    """Protocol tasks come from expert episodes of their own seed range, never the training
+    range: none of their start or goal states is a state of the training episodes."""
+    from dreamgym.pusht.episodes import generate_episodes
+    from dreamgym.pusht.tasks import protocol_task
+
+    with pytest.raises(ValueError, match="held out.*got 'training'"):
+        protocol_task(0, "training")
+    train = generate_episodes(6, length=40)["states"].reshape(-1, 5)
+    for purpose in ("evaluation", "planning_benchmark", "demo"):
+        for i in range(3):
+            for state in protocol_task(i, purpose):
+                assert not (np.abs(train - state).max(axis=1) < 1e-9).any()

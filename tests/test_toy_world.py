@@ -6,9 +6,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import dreamgym
-from dreamgym import ToyWorldModel
+from dreamgym import ToyWorldModel, seeds
 from dreamgym import toyworld as tw
-from dreamgym.toyworld import generate_episode, generate_episodes, seeds
+from dreamgym.toyworld import generate_episode, generate_episodes
 
 
 def test_simulation_is_deterministic():

@@ -4,7 +4,7 @@
 
 from .gate import GateInputError, GateReport, GateRow, pair_videos, run_gate
 from .policy_eval import EpisodeResult, PolicyEvaluation, PolicyResult, evaluate_policies
-from .protocols import evaluate_push_policies
+from .protocols import evaluate_in_world, evaluate_push_policies
 from .stats import mmrv, pairwise_rank_agreement, rank_correlations, wilson_interval
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "GateRow",
     "PolicyEvaluation",
     "PolicyResult",
+    "evaluate_in_world",
     "evaluate_policies",
     "evaluate_push_policies",
     "mmrv",

@@ -13,6 +13,8 @@
   protocol (goal 25 steps ahead in a held-out expert episode, 50-step budget) and the full task.
 * :mod:`.episodes` — the dataset writer (``python -m dreamgym.pusht.episodes``).
 * :mod:`.scorer` — :class:`PoseScorer`, a frame-only planning scorer (the field's pose error).
+* :mod:`.zoo` — a graded zoo of frame-based chunk policies and the frame-only success judge.
+* :mod:`.world` — :data:`PUSHT`, the PushT world behind the world protocol (:mod:`dreamgym.worlds`).
 * :mod:`.model` — :class:`PushTModel`, the exact engine: it continues exactly from any frame
   the env (or itself) produced, by replaying the episode (:mod:`.history`).
 
@@ -26,25 +28,31 @@ from .model import PushTModel, PushTState
 from .reader import read_state
 from .scorer import PoseScorer
 from .sim import ACTION_SCALE, GOAL_POSE, SIZE, TABLE, PushTSim, angle_difference, as_state, t_on_table
+from .world import PUSHT, PushTWorld
+from .zoo import FrameSuccess, policy_zoo
 
 __all__ = [
     "ACTION_SCALE",
     "ANGLE_TOL_DEG",
     "COVERAGE_SUCCESS",
     "GOAL_POSE",
+    "PUSHT",
     "POS_TOL_PX",
     "SIZE",
     "TABLE",
     "TASKS",
     "ExpertPolicy",
+    "FrameSuccess",
     "PushTEnv",
     "PushTModel",
     "PushTState",
     "PoseScorer",
     "PushTSim",
+    "PushTWorld",
     "angle_difference",
     "as_state",
     "pose_error",
+    "policy_zoo",
     "pose_success",
     "read_state",
     "t_on_table",

@@ -9,9 +9,11 @@ File layout (``np.load``), the toy world's plus a behaviour column: ``frames`` (
 3) uint8, ``actions`` (N, T, 2) float32, ``states`` (N, T+1, 5) float64, ``seeds`` (N,) int64,
 ``behaviour`` (N,) int64 (0 expert, 1 weak). The trainer reads ``frames`` and ``actions``.
 
-Command line::
+Command line (``--lerobot DIR`` also writes the episodes as a LeRobotDataset v3 through the
+bulk sink, :func:`engine.bulk.episodes_to_lerobot`; it needs pyarrow, the ``bulk`` extra)::
 
     python -m dreamgym.pusht.episodes --out runs/data/pusht_train.npz --episodes 1000 --length 96
+    python -m dreamgym.pusht.episodes --out runs/data/pusht_train.npz --lerobot runs/data/pusht_lerobot
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamgym.toyworld import seeds
+from dreamgym import seeds
 from engine.files import atomic_write_npz
 from engine.validation import as_int
 
@@ -31,6 +33,7 @@ from .sim import PushTSim
 from .tasks import rollout_episode
 
 NOISE_MAX = 0.3
+LEROBOT_TASK = "Push the T-shaped block onto the goal zone."
 
 
 def generate_episodes(n: int, *, length: int = 96, purpose: str = "training", progress: bool = False) -> dict:
@@ -67,11 +70,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--episodes", type=int, default=1000)
     ap.add_argument("--length", type=int, default=96)
     ap.add_argument("--purpose", default="training", choices=list(seeds.PURPOSES), help="the seed range")
+    ap.add_argument(
+        "--lerobot", default=None, help="also write them as a LeRobotDataset v3 in this directory (from --out)"
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    path = write_episodes(args.out, args.episodes, length=args.length, purpose=args.purpose, progress=True)
-    size = Path(path).stat().st_size
-    print(f"wrote {args.episodes} episodes to {path} ({size / 1e6:.1f} MB) in {time.perf_counter() - t0:.0f} s")
+    out = Path(args.out)
+    if args.lerobot is None or not out.is_file():
+        path = write_episodes(out, args.episodes, length=args.length, purpose=args.purpose, progress=True)
+        size = Path(path).stat().st_size
+        print(f"wrote {args.episodes} episodes to {path} ({size / 1e6:.1f} MB) in {time.perf_counter() - t0:.0f} s")
+    if args.lerobot is not None:
+        from engine.bulk import episodes_to_lerobot
+
+        t0 = time.perf_counter()
+        root = episodes_to_lerobot(out, args.lerobot, task=LEROBOT_TASK, fps=10, prefix="pusht")
+        size = sum(f.stat().st_size for f in Path(root).rglob("*") if f.is_file())
+        print(f"wrote {out} as a LeRobotDataset v3 in {root} ({size / 1e6:.1f} MB) in {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@
   needs the T to move.
 * :func:`full_task` — gym-pusht's own task from a seeded start: coverage > 0.95 within 300 steps.
 
-Seeds come from the one registry (:mod:`dreamgym.toyworld.seeds`): a purpose's range, so
+Seeds come from the one registry (:mod:`dreamgym.seeds`): a purpose's range, so
 training data, held-out data, benchmarks and tests never share an episode.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamgym.toyworld import seeds
+from dreamgym import seeds
 
 from .env import pose_success
 from .expert import ExpertState, expert_target, relative_action
@@ -82,6 +82,8 @@ def protocol_task(
     """(start state (5,), goal state (5,)) of protocol task ``index`` of ``purpose``'s seed range:
     a state of a held-out expert episode and the state :data:`GOAL_OFFSET` steps later, the
     first such pair (from a seeded offset) whose start is not already within tolerance."""
+    if purpose == "training":
+        raise ValueError("protocol tasks are held out: purpose must be a range other than 'training', got 'training'")
     seed = seeds.seed(purpose, index)
     for attempt in range(100):  # an episode whose T never moves (the expert stuck) is passed over
         states = rollout_episode((seed, attempt), 150, "expert", sim=sim, frames=False)["states"]

@@ -9,21 +9,20 @@
 * :mod:`.scorer` — :class:`KeypointScorer`, a frame-only planning scorer for the tasks.
 * :mod:`.zoo` — a zoo of frame-based push policies of graded quality and the frame-only
   success judge, for sim-to-real policy evaluation.
-* :mod:`.seeds` — the one registry of seed ranges (training, held-out, benchmarks, demo,
-  evaluation), disjoint by construction.
+* :mod:`.world` — :data:`TOY`, the toy world behind the world protocol (:mod:`dreamgym.worlds`).
 
 The simulator's and renderer's main names are re-exported here, so ``from dreamgym import
 toyworld as tw; tw.render(tw.simulate(...))`` reads as one module (colours, speed and the
 coverage maps stay in :mod:`.rendering` and :mod:`.physics`).
 """
 
-from . import seeds
 from .env import SUCCESS_PX, TASKS, PushEnv, task_distance
 from .model import ToyWorldModel
 from .physics import ACTION_DIM, BLOCK_HALF, PUSHER_RADIUS, SIZE, random_states, simulate, step_state
 from .rendering import locate, render
 from .scorer import KeypointScorer
 from .tasks import MAX_STEPS, TASK_IDS, sample_task, task_episode, task_scorer
+from .world import TOY, ToyWorld
 
 # The dataset writer is imported on first use, so that ``python -m dreamgym.toyworld.episodes``
 # runs it as a script without a second copy of the module.
@@ -47,8 +46,10 @@ __all__ = [
     "SUCCESS_PX",
     "TASKS",
     "TASK_IDS",
+    "TOY",
     "KeypointScorer",
     "PushEnv",
+    "ToyWorld",
     "ToyWorldModel",
     "generate_episode",
     "generate_episodes",
@@ -56,7 +57,6 @@ __all__ = [
     "random_states",
     "render",
     "sample_task",
-    "seeds",
     "simulate",
     "step_state",
     "task_distance",

@@ -23,8 +23,9 @@ import numpy as np
 
 from engine.files import atomic_write_npz
 
+from .. import seeds
 from . import physics as tw
-from . import rendering, seeds
+from . import rendering
 
 TRAIN_SEED = seeds.base("training")
 HELDOUT_SEED = seeds.base("heldout")  # held-out evaluation seeds start here; training never uses them

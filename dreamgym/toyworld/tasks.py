@@ -1,6 +1,6 @@
 """Seeded reach and push tasks in the toy world (start state, goal state). Used by the MPC
 demo, the planning benchmarks and policy evaluation; episode series are indexed within a
-purpose's seed range (:mod:`dreamgym.toyworld.seeds`).
+purpose's seed range (:mod:`dreamgym.seeds`).
 
 * reach: the pusher must end within 3 px of a goal position at least 12 px away.
 * push: the block must end within 4 px of a goal 8-16 px away, reachable by pushing (the

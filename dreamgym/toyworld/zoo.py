@@ -27,7 +27,6 @@ import numpy as np
 from . import physics as tw
 from .env import SUCCESS_PX, TASKS
 from .rendering import locate
-from .tasks import task_episode
 
 
 class FrameSuccess:
@@ -45,17 +44,6 @@ class FrameSuccess:
         pos = locate(np.asarray(frames))[..., self._sl]
         d = np.linalg.norm(pos - goal, axis=-1)
         return bool(np.any(np.isfinite(d) & (d <= self.px)))
-
-
-def reset_options(task: str, base_seed: int):
-    """Episode index -> ``Push-v0`` reset options (start state, goal, task) of a fixed series
-    (:func:`~dreamgym.toyworld.task_episode`); ``base_seed`` is a purpose's base in ``seeds``."""
-
-    def options(i: int) -> dict:
-        start, goal = task_episode(task, i, base_seed)
-        return {"state": start, "goal": goal, "task": task}
-
-    return options
 
 
 def _chunk(obs, chunk_size: int, action) -> np.ndarray:

@@ -7,7 +7,7 @@ Parquet needs pyarrow (extra ``bulk``); the Ray backend needs ray (extra ``ray``
 """
 
 from .cost import CostEstimate, estimate_cost
-from .lerobot_v3 import LeRobotDataset, LeRobotSink, LeRobotSource
+from .lerobot_v3 import LeRobotDataset, LeRobotSink, LeRobotSource, episodes_to_lerobot
 from .rows import IterableSource, SourceRow
 from .run import BulkResult, FailedRow, predict_many
 from .sinks import DirSink, RolloutRecord, RolloutSink
@@ -30,6 +30,7 @@ __all__ = [
     "RolloutSink",
     "SourceRow",
     "VerifyReport",
+    "episodes_to_lerobot",
     "estimate_cost",
     "predict_many",
     "verify",

@@ -367,6 +367,43 @@ class LeRobotSink(RolloutSink):
         return str(self.root.resolve())
 
 
+def episodes_to_lerobot(episodes, out, *, task: str, fps: int = 10, prefix: str = "episode") -> str:
+    """Write an episode file as a LeRobotDataset v3 through :class:`LeRobotSink`.
+
+    Args:
+        episodes: an .npz path or a mapping with ``frames`` (N, T+1, H, W, 3) uint8 and
+            ``actions`` (N, T, A) float32, optionally ``seeds`` (N,) (the row ids use them).
+        out: the dataset directory; a re-run skips the episodes already written.
+        task: the task string of every episode. fps: frames per second.
+        prefix: row ids are ``<prefix>-<seed or index>`` (kept in the episodes table).
+
+    Returns the dataset directory.
+    """
+    from .sinks import RolloutRecord
+
+    data = dict(np.load(episodes)) if isinstance(episodes, str | os.PathLike) else dict(episodes)
+    frames, actions = data.get("frames"), data.get("actions")
+    if frames is None or actions is None:
+        raise ValueError(f"episodes need 'frames' and 'actions' arrays, got {sorted(data)}")
+    frames, actions = np.asarray(frames), np.asarray(actions)
+    if frames.dtype != np.uint8 or frames.ndim != 5 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (N, T+1, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    if actions.ndim != 3 or actions.shape[:2] != (frames.shape[0], frames.shape[1] - 1):
+        raise ValueError(
+            f"actions must be (N, T, A) = ({frames.shape[0]}, {frames.shape[1] - 1}, A), got {actions.shape}"
+        )
+    ids = data.get("seeds", np.arange(len(frames)))
+    sink = LeRobotSink(out, task=task, fps=fps)
+    done = sink.done_ids()
+    for i, key in enumerate(np.asarray(ids).tolist()):
+        row_id = f"{prefix}-{key}"
+        if row_id in done:
+            continue
+        meta = {"fps": fps, "task": task, "source_index": i}
+        sink.write(RolloutRecord(row_id, b"", meta, frames=frames[i], inputs={"npy": npy_bytes(actions[i])}))
+    return sink.finalize()
+
+
 def _stats(x: np.ndarray) -> dict:
     x = np.asarray(x, dtype=np.float64)
     return {

@@ -1,4 +1,4 @@
-"""The one registry of toy-world seeds: every use of episodes draws from its own range.
+"""The one registry of episode seeds, shared by every world: each use of episodes draws from its own range.
 
 Each purpose owns ``SPAN`` consecutive seeds starting at its base, so the ranges are disjoint
 by construction: an episode used for training can never be a held-out, benchmark, demo or
