@@ -16,7 +16,7 @@ GOAL = np.array([140.0, 360.0, 280.0, 230.0, 0.8])
 
 
 def test_check_env_passes():
-    check_env(PushTEnv(), skip_render_check=False)
+    check_env(gym.make("dreamgym/PushT-v0").unwrapped, skip_render_check=False)
 
 
 def test_importing_dreamgym_does_not_import_gym_pusht():
