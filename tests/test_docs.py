@@ -50,3 +50,13 @@ def test_docs_state_push64s_sampler_steps():
     steps = get_spec("push-64").num_steps
     row = next(line for line in (ROOT / "docs" / "engine.md").read_text().splitlines() if "`push-64` (default)" in line)
     assert row.split("|")[5].strip() == str(steps)
+
+
+def test_worlds_doc_code_runs():
+    (block,) = python_blocks(ROOT / "docs" / "worlds.md")
+    scope: dict = {}
+    exec(compile(block, "docs/worlds.md", "exec"), scope)
+    assert scope["obs"].shape == (64, 64, 3) and list(scope["zoo"])[0] == "expert"
+    assert scope["model"].predict(
+        scope["obs"], scope["zoo"]["expert"]({"observation": scope["obs"], "desired_goal": scope["info"]["goal_image"]})
+    ).frames.shape == (8, 64, 64, 3)
