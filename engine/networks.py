@@ -286,6 +286,15 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     return (x.float() * cos + rotated.float() * sin).to(x.dtype)
 
 
+def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Scaled dot-product attention; under CPU autocast with gradients (bf16 training) it runs
+    in fp32, where oneDNN's bf16 attention backward was 1.9x slower than fp32's on this CPU."""
+    if q.requires_grad and q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        with torch.autocast("cpu", enabled=False):
+            return F.scaled_dot_product_attention(q.float(), k.float(), v.float())
+    return F.scaled_dot_product_attention(q, k, v)
+
+
 def _self_attention(attn: nn.Module, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Self-attention of a diffusers Cosmos ``Attention`` (the maths of its
     ``CosmosAttnProcessor2_0``: q/k RMSNorm, RoPE on q and k, SDPA), called without the
@@ -294,7 +303,7 @@ def _self_attention(attn: nn.Module, x: torch.Tensor, cos: torch.Tensor, sin: to
     q = _rotate(_rms_norm(attn.norm_q, _heads(attn.to_q(x), heads)), cos, sin)
     k = _rotate(_rms_norm(attn.norm_k, _heads(attn.to_k(x), heads)), cos, sin)
     v = _heads(attn.to_v(x), heads)
-    out = F.scaled_dot_product_attention(q, k, v)
+    out = _sdpa(q, k, v)
     return attn.to_out[0](out.transpose(1, 2).flatten(2, 3).type_as(q))
 
 
@@ -317,7 +326,7 @@ def _cross_attention(attn: nn.Module, x: torch.Tensor, kv: tuple[torch.Tensor, t
     b = x.shape[0]
     q = _rms_norm(attn.norm_q, _heads(attn.to_q(x), attn.heads))
     k, v = (t.expand(b, -1, -1, -1) for t in kv)
-    out = F.scaled_dot_product_attention(q, k, v)
+    out = _sdpa(q, k, v)
     return attn.to_out[0](out.transpose(1, 2).flatten(2, 3).type_as(x))
 
 

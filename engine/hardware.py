@@ -1,0 +1,63 @@
+"""What this machine's processor offers the engine: the instruction-set class that decides which
+kernels run (and so the bits a CPU rollout gives), and whether it has bf16 matrix units.
+
+On CPU, results are the same bits within one ISA class (same kernels), and may differ between
+classes: a receipt records the class next to the precision so that a mismatch on another
+machine is explained, not mistaken for tampering.
+"""
+
+from __future__ import annotations
+
+import platform
+from functools import lru_cache
+
+# from the best to the plainest; the first whose flags are all present names the class
+ISA_CLASSES = (
+    ("amx-bf16", ("amx_bf16", "amx_tile")),
+    ("avx512-bf16", ("avx512_bf16", "avx512f")),
+    ("avx512", ("avx512f",)),
+    ("avx2", ("avx2",)),
+)
+BF16_CLASSES = ("amx-bf16", "avx512-bf16")
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The processor's feature flags (Linux ``/proc/cpuinfo``; empty where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@lru_cache(maxsize=1)
+def isa_class() -> str:
+    """``"amx-bf16"``, ``"avx512-bf16"``, ``"avx512"``, ``"avx2"``, or, where the flags cannot be
+    read, ``"<machine>/<torch's CPU capability>"`` (e.g. ``"arm64/DEFAULT"``)."""
+    flags = cpu_flags()
+    for name, needs in ISA_CLASSES:
+        if all(f in flags for f in needs):
+            return name
+    import torch
+
+    return f"{platform.machine()}/{torch.backends.cpu.get_cpu_capability()}"
+
+
+def has_bf16_matrix_units() -> bool:
+    """Whether the CPU computes bf16 matrix products natively (AMX or AVX512_BF16) and torch's
+    oneDNN can use them."""
+    if isa_class() not in BF16_CLASSES:
+        return False
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN
+        return False
+
+
+__all__ = ["BF16_CLASSES", "ISA_CLASSES", "cpu_flags", "has_bf16_matrix_units", "isa_class"]
