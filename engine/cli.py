@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from .codecs import sha256
+from .hardware import numerics
 
 ROLLOUT_EXAMPLE = """example:
   python -c "import numpy as np; np.save('plan.npy', np.zeros((16, 2), np.float32))"
@@ -39,6 +40,12 @@ def add_model_flags(p: argparse.ArgumentParser, *, default: str | None = "push-6
     what = f"(default {default})" if default else "(default: see below)"
     p.add_argument("--model", default=default, help=f"spec name, checkpoint directory or server URL {what}")
     p.add_argument("--weights", default=None, help="weights for a spec without built-in ones")
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "bfloat16"],
+        default=None,
+        help="precision of a local model (default: bfloat16 on CUDA, float32 on CPU; docs/engine.md)",
+    )
 
 
 def add_command(sub, name: str, func, *, help: str, description: str, example: str) -> argparse.ArgumentParser:
@@ -51,11 +58,15 @@ def add_command(sub, name: str, func, *, help: str, description: str, example: s
     return p
 
 
-def load_model(model, weights=None, **options):
-    """:func:`engine.open` on a subcommand's ``--model``/``--weights``; a model that cannot be
-    loaded is an :class:`InputError` naming the flag."""
-    from .resolve import open_engine
+def load_model(model, weights=None, dtype=None, **options):
+    """:func:`engine.open` on a subcommand's ``--model``/``--weights``/``--dtype``; a model that
+    cannot be loaded is an :class:`InputError` naming the flag."""
+    from .resolve import is_url, open_engine
 
+    if dtype is not None:
+        if is_url(model):
+            raise InputError(f"--dtype applies to a local model; the server at {model} chooses its own")
+        options["dtype"] = dtype
     try:
         return open_engine(model, weights=weights, **options)
     except (FileNotFoundError, ValueError, TypeError) as e:
@@ -95,7 +106,7 @@ def cmd_rollout(args) -> int:
     receipt_path = Path(args.receipt) if args.receipt else out.with_suffix(".json")
     actions = _read_actions(Path(args.actions))
     frame = _read_frame(Path(args.frame)) if args.frame is not None else None
-    eng = load_model(args.model, args.weights)
+    eng = load_model(args.model, args.weights, args.dtype)
     if frame is None:
         examples = eng.example_frames
         if examples is None:
@@ -125,6 +136,7 @@ def cmd_rollout(args) -> int:
         "engine_wall_ms": round(rollout.engine_wall_ms, 1),
         "created_unix": round(time.time(), 3),
         "versions": versions(),
+        **numerics(eng),
     }
     atomic_write_bytes(receipt_path, (json.dumps(receipt, indent=2) + "\n").encode())
     print(f"wrote {out} ({rollout.frames.shape[0]} frames + start frame) and {receipt_path}")
@@ -147,6 +159,7 @@ def info() -> dict:
     """Specs, devices and versions, as a dict."""
     import torch
 
+    from .hardware import has_bf16_matrix_units, isa_class
     from .specs import CATALOG
 
     cuda = torch.cuda.is_available()
@@ -156,6 +169,8 @@ def info() -> dict:
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "isa_class": isa_class(),
+            "bf16_matrix_units": has_bf16_matrix_units(),
             "cuda": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
         },
         "specs": {
@@ -181,7 +196,8 @@ def cmd_info(args) -> int:
     print("versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
     cuda = ", ".join(d["cuda"]) or "none"
     print(
-        f"devices:  {d['cpu_count']} CPU cores ({d['cpu_capability']}), torch threads {d['torch_threads']}; "
+        f"devices:  {d['cpu_count']} CPU cores ({d['cpu_capability']}; ISA class {d['isa_class']}, "
+        f"bf16 matrix units: {'yes' if d['bf16_matrix_units'] else 'no'}), torch threads {d['torch_threads']}; "
         f"CUDA: {cuda}"
     )
     print("specs:")

@@ -48,9 +48,11 @@ def isa_class() -> str:
 
 
 def has_bf16_matrix_units() -> bool:
-    """Whether the CPU computes bf16 matrix products natively (AMX or AVX512_BF16) and torch's
-    oneDNN can use them."""
-    if isa_class() not in BF16_CLASSES:
+    """Whether the CPU has bf16 matrix units (Intel AMX) that torch's oneDNN can use. AVX512_BF16
+    (bf16 dot products in the vector units, e.g. AMD Zen 4) is a class of its own: there bf16
+    ran push-64 1.27x faster than fp32 (docs/fidelity.md), where the issue's AMX machine ran a
+    bf16 matmul 6.5x faster."""
+    if isa_class() != "amx-bf16":
         return False
     import torch
 
@@ -60,4 +62,14 @@ def has_bf16_matrix_units() -> bool:
         return False
 
 
-__all__ = ["BF16_CLASSES", "ISA_CLASSES", "cpu_flags", "has_bf16_matrix_units", "isa_class"]
+def numerics(model) -> dict:
+    """What decides a rollout's bits beside its inputs: ``dtype`` and, on CPU, the ISA class
+    (:mod:`engine.hardware`); empty for a model that does not say (a remote one)."""
+    dtype = getattr(model, "dtype", None)
+    if dtype is None:
+        return {}
+    device = str(getattr(model, "device", "cpu"))
+    return {"dtype": str(dtype).replace("torch.", ""), "isa": isa_class() if device == "cpu" else device}
+
+
+__all__ = ["BF16_CLASSES", "ISA_CLASSES", "cpu_flags", "has_bf16_matrix_units", "isa_class", "numerics"]

@@ -61,7 +61,16 @@ def resolve_dtype(spec: ModelSpec, device: torch.device, dtype) -> torch.dtype:
 def _move(module, device: torch.device, dtype: torch.dtype):
     module = module.to(device)
     if next(module.parameters()).dtype != dtype:
-        module = module.to(dtype)
+        # diffusers warns on every dtype cast of a model with fp32-only modules; the Wan VAE
+        # lists none ("should be kept in float32: []"), so the warning says nothing here
+        from diffusers.utils import logging as diffusers_logging
+
+        level = diffusers_logging.get_verbosity()
+        diffusers_logging.set_verbosity_error()
+        try:
+            module = module.to(dtype)
+        finally:
+            diffusers_logging.set_verbosity(level)
     return module.eval().requires_grad_(False)
 
 

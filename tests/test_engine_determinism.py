@@ -105,7 +105,7 @@ _HASH_SCRIPT = textwrap.dedent(
     from engine import Engine
     out = {}
     for name in ("tiny-random", "push-64"):
-        eng = Engine.load(name)
+        eng = Engine.load(name, dtype=sys.argv[2])
         spec = eng.spec
         frame = np.random.default_rng(0).integers(0, 256, (*spec.resolution, 3), dtype=np.uint8)
         acts = np.random.default_rng(1).uniform(-1, 1, (3, 2 * spec.chunk_size, spec.action_dim)).astype(np.float32)
@@ -121,11 +121,11 @@ _HASH_SCRIPT = textwrap.dedent(
 )
 
 
-def _run_hash_script(threads: int, env_extra: dict | None = None) -> dict:
+def _run_hash_script(threads: int, env_extra: dict | None = None, dtype: str = "float32") -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
     env.pop("OMP_NUM_THREADS", None)
     proc = subprocess.run(
-        [sys.executable, "-c", _HASH_SCRIPT, str(threads)], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", _HASH_SCRIPT, str(threads), dtype], env=env, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])

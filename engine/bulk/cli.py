@@ -61,7 +61,7 @@ def _bulk_model(args):
             return open_engine(args.url)
         except Exception as e:  # noqa: BLE001 - a connection failure, named
             raise InputError(f"--url: cannot reach {args.url}: {e}") from None
-    return load_model(args.model, args.weights)
+    return load_model(args.model, args.weights, args.dtype)
 
 
 def cmd_predict_many(args, lerobot_out: bool = False) -> int:

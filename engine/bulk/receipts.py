@@ -2,7 +2,8 @@
 
 A receipt holds the seed, num_steps, guidance, the spec, sha256 of the weights, of the
 start frame's pixels and of the actions (float32, as run), the software versions, the
-device class and thread count, the wall time, and sha256 of the output mp4. The inputs
+device class and thread count, the precision and the CPU's ISA class (bits may differ
+between ISA classes), the wall time, and sha256 of the output mp4. The inputs
 themselves are kept next to the video (``inputs/<row_id>.png`` / ``.npy``), so
 ``dreamgym verify`` needs nothing but the sink.
 """
@@ -66,6 +67,7 @@ def receipt(
     deterministic: bool,
     wall_ms: float,
     mp4: bytes,
+    numerics: dict | None = None,
 ) -> dict:
     return {
         "seed": int(seed),
@@ -82,5 +84,6 @@ def receipt(
         "device": device_class(str(device)),
         "threads": threads,
         "deterministic": bool(deterministic),
+        **(numerics or {}),
         "wall_ms": round(float(wall_ms), 1),
     }

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..batching import Job, Scheduler
+from ..hardware import numerics
 from ..resolve import open_engine
 from ..validation import as_guidance, as_int, as_num_steps, as_seed
 from ..video import decode_mp4, encode_mp4
@@ -293,6 +294,7 @@ class _Writer:
                 deterministic=self.deterministic,
                 wall_ms=wall_s * 1000,
                 mp4=mp4,
+                numerics=numerics(self.engine),
             )
         )
         meta["engine_ms"] = round(engine_s * 1000, 1)

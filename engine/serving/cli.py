@@ -70,7 +70,7 @@ def cmd_serve(args) -> int:
         raise InputError(str(e)) from None
     if is_url(args.model):
         raise InputError(f"--model: serve runs a local model (a spec name or a checkpoint), got the URL {args.model}")
-    eng = load_model(args.model, args.weights, device=args.device, threads=args.threads)
+    eng = load_model(args.model, args.weights, args.dtype, device=args.device, threads=args.threads)
     if eng.example_frames is not None:  # warm up: the first request then runs at full speed
         import numpy as np
 
