@@ -22,7 +22,7 @@ from .row_dit import RowDiT
 from .sampling import chunk_noise, denoise_chunk
 from .specs import ModelSpec
 from .tokenizer import Tokenizer
-from .validation import as_int
+from .validation import as_actions, as_frame, as_int, as_seeds
 
 
 @dataclass(kw_only=True)
@@ -257,9 +257,19 @@ class Engine(BaseEngine):
         )
 
     def _chunk(
-        self, cond, actions, seeds, chunk_idx, num_steps: int, guidance: float, timings: dict, handoff: bool = True
+        self,
+        cond,
+        actions,
+        seeds,
+        chunk_idx,
+        num_steps: int,
+        guidance: float,
+        timings: dict,
+        handoff: bool = True,
+        decode: bool = True,
     ):
-        """One chunk for B rows: returns frames (B, chunk, H, W, 3) uint8 and the next cond.
+        """One chunk for B rows: returns frames (B, chunk, H, W, 3) uint8 and the next cond
+        (or, with ``decode=False`` on a last chunk, the chunk's latents (B, C, F, h, w) and None).
 
         The DiT runs one row per call in deterministic mode (its matmuls then have the same
         shapes whatever B is), ``max_batch`` rows per call otherwise; decoding and the pixel
@@ -271,6 +281,9 @@ class Engine(BaseEngine):
         t0 = time.perf_counter()
         lat = torch.cat(self._map_spans(sample, len(seeds), 1 if self.deterministic else self.max_batch))
         t1 = time.perf_counter()
+        if not decode:  # a latent scorer reads the last chunk: nothing to decode, nothing follows
+            timings["denoise"] = timings.get("denoise", 0.0) + t1 - t0
+            return lat, None
         frames = self.decode(lat)[:, 1:]
         t2 = time.perf_counter()
         if not handoff:  # the last chunk of a rollout: nothing follows it
@@ -287,9 +300,10 @@ class Engine(BaseEngine):
     # --- the contract's calls (checked by BaseEngine) ------------------------------------
     state_type = EngineState
 
-    def _predict(self, frame: np.ndarray, acts: np.ndarray, seeds: list[int], num_steps, guidance) -> RolloutBatch:
+    def _rollout(self, frame, acts, seeds, num_steps, guidance, timings: dict, decode_last: bool = True):
+        """Frames (K, T, H, W, 3) uint8 of every chunk (the last one's left empty when not
+        ``decode_last``) and the last chunk's latents (or None when it was decoded)."""
         t_start = time.perf_counter()
-        timings: dict[str, float] = {}
         cond0 = self._encode_start(frame)
         timings["encode"] = time.perf_counter() - t_start
         k, t, _ = acts.shape
@@ -300,8 +314,28 @@ class Engine(BaseEngine):
         for c in range(chunks):
             chunk_acts = acts[:, c * cs : (c + 1) * cs]
             last = c == chunks - 1
-            frames, cond = self._chunk(cond, chunk_acts, seeds, [c] * k, num_steps, guidance, timings, not last)
+            decode = decode_last or not last
+            frames, cond = self._chunk(cond, chunk_acts, seeds, [c] * k, num_steps, guidance, timings, not last, decode)
+            if not decode:
+                return out, frames
             out[:, c * cs : (c + 1) * cs] = frames
+        return out, None
+
+    def predict_latents(self, start_frame, actions, seed=0, num_steps=None, guidance=None) -> torch.Tensor:
+        """Roll out K action sequences (K, T, A) like :meth:`predict_batch` and return the last
+        chunk's normalised latents (K, C, F, h, w) float32 without decoding them (the earlier
+        chunks are decoded for the pixel handoff). Row k holds the latents ``predict_batch``
+        would decode into its last chunk (the same bits: the engine's rows are independent)."""
+        frame = as_frame(start_frame, self.spec)
+        acts = as_actions(actions, self.spec, batched=True)
+        frame, acts, seeds, ns, g = self._checked(frame, acts, as_seeds(seed, acts.shape[0]), num_steps, guidance)
+        _, latents = self._rollout(frame, acts, seeds, ns, g, {}, decode_last=False)
+        return latents
+
+    def _predict(self, frame: np.ndarray, acts: np.ndarray, seeds: list[int], num_steps, guidance) -> RolloutBatch:
+        t_start = time.perf_counter()
+        timings: dict[str, float] = {}
+        out, _ = self._rollout(frame, acts, seeds, num_steps, guidance, timings)
         wall = time.perf_counter() - t_start
         timings["total"] = wall
         return RolloutBatch(

@@ -81,6 +81,23 @@ class WorldModel(RolloutModel, Protocol):
     def weights_sha256(self) -> str | None: ...
 
 
+@runtime_checkable
+class LatentRolloutModel(RolloutModel, Protocol):
+    """A :class:`RolloutModel` whose rollouts can end in latent space, for scorers that read
+    latents (``scorer.reads == "latents"``, e.g. :class:`~engine.scoring.LatentGoalDistance`):
+    the last chunk is then never decoded.
+
+    ``encode(frames (B, H, W, 3) uint8) -> (B, C, 1, h, w)`` float32 normalised latents;
+    ``predict_latents(start_frame, actions (K, T, A), seed) -> (K, C, F, h, w)`` float32, the
+    last chunk's normalised latents (frame 0 the chunk's conditioning frame), the same values
+    ``predict_batch`` decodes.
+    """
+
+    def encode(self, frames): ...
+
+    def predict_latents(self, start_frame, actions, seed=0, num_steps=None, guidance=None): ...
+
+
 def per_row(**kw):
     """A :class:`RolloutState` field with one entry per row (a tensor, an array or a list)."""
     return field(metadata={"per_row": True}, **kw)
@@ -256,11 +273,16 @@ class BaseEngine:
         acts = as_actions(actions, self.spec, batched=True)
         return self._checked_predict(frame, acts, as_seeds(seed, acts.shape[0]), num_steps, guidance)
 
-    def _checked_predict(self, frame, acts, seeds, num_steps, guidance) -> RolloutBatch:
+    def _checked(self, frame, acts, seeds, num_steps, guidance) -> tuple:
+        """(frame, acts, seeds, num_steps, guidance) with the step count, guidance and noise
+        range checked."""
         ns = as_num_steps(num_steps, self.spec)
         g = as_guidance(guidance, self.spec)
         check_noise_range(self.spec, seeds, [acts.shape[1] // self.spec.chunk_size - 1] * len(seeds))
-        return self._predict(frame, acts, seeds, ns, g)
+        return frame, acts, seeds, ns, g
+
+    def _checked_predict(self, frame, acts, seeds, num_steps, guidance) -> RolloutBatch:
+        return self._predict(*self._checked(frame, acts, seeds, num_steps, guidance))
 
     def start(self, start_frames, seeds: int | list[int] = 0, num_steps: int | None = None, guidance=None):
         """Begin B rollouts from start frames (B, H, W, 3) uint8; one seed or one per row."""
@@ -319,4 +341,4 @@ class BaseEngine:
         raise NotImplementedError
 
 
-__all__ = ["BaseEngine", "RolloutModel", "RolloutState", "WorldModel", "per_row"]
+__all__ = ["BaseEngine", "LatentRolloutModel", "RolloutModel", "RolloutState", "WorldModel", "per_row"]

@@ -3,8 +3,10 @@
 A scorer is ``scorer(frames (K, T, H, W, 3) uint8, actions (K, T, A)) -> scores (K,)``, higher
 is better (:class:`Scorer`). Here: the pixel conventions (:func:`as_video_tensor`), time
 weights (:func:`time_weights`), the one NaN policy (:func:`nan_to_worst` for planners,
-:func:`as_rewards` for envs) and :class:`GoalDistance`, the pixel goal distance that planners
-(``planners.scorers`` re-exports it) and worlds' task scorers both use.
+:func:`as_rewards` for envs), :class:`GoalDistance`, the pixel goal distance that planners
+(``planners.scorers`` re-exports it) and worlds' task scorers both use, and
+:class:`LatentGoalDistance`, which reads latents instead of frames (a scorer's ``reads``
+attribute says which: ``"frames"`` when absent, or ``"latents"``).
 """
 
 from __future__ import annotations
@@ -163,10 +165,52 @@ class GoalDistance:
         return nan_to_worst(-(d * w[used]).sum(1))
 
 
+class LatentGoalDistance:
+    """Minus the mean squared distance between the last predicted latent frame and the goal
+    image's latent: the "latent prediction error" scorer of visual MPC, which needs no decoding
+    (``reads = "latents"``: planners call the model's ``predict_latents``, so the last chunk of
+    every candidate is never decoded).
+
+    Build it with :meth:`for_model` (it encodes the goal image with the model's VAE). Called as
+    ``scorer(latents (K, C, F, h, w), actions)``.
+    """
+
+    reads = "latents"
+
+    def __init__(self, goal_latent) -> None:
+        z = torch.as_tensor(goal_latent, dtype=torch.float32)
+        if z.ndim != 5 or z.shape[0] != 1 or z.shape[2] != 1 or not torch.isfinite(z).all():
+            raise ValueError(f"goal_latent must be a finite (1, C, 1, h, w) latent, got shape {tuple(z.shape)}")
+        self.goal_latent = z
+
+    @classmethod
+    def for_model(cls, model, goal_image) -> LatentGoalDistance:
+        """The scorer of ``goal_image`` (H, W, 3) uint8 in ``model``'s latent space (a model
+        with ``encode``, e.g. :class:`engine.Engine`)."""
+        if not callable(getattr(model, "encode", None)):
+            raise TypeError(
+                f"a latent scorer needs a model with encode(frames) (a local engine.Engine), got {type(model).__name__}"
+            )
+        from .validation import as_frame
+
+        return cls(model.encode(as_frame(goal_image, model.spec)[None]))
+
+    def __call__(self, latents, actions=None) -> torch.Tensor:
+        z = torch.as_tensor(latents, dtype=torch.float32)
+        if z.ndim != 5 or z.shape[1] != self.goal_latent.shape[1] or z.shape[-2:] != self.goal_latent.shape[-2:]:
+            raise ValueError(
+                f"latents must be (K, {self.goal_latent.shape[1]}, F, {self.goal_latent.shape[3]}, "
+                f"{self.goal_latent.shape[4]}), got {tuple(z.shape)}"
+            )
+        d = ((z[:, :, -1:] - self.goal_latent) ** 2).mean(dim=(1, 2, 3, 4))
+        return nan_to_worst(-d)
+
+
 __all__ = [
     "WORST_REWARD",
     "WORST_SCORE",
     "GoalDistance",
+    "LatentGoalDistance",
     "Scorer",
     "as_rewards",
     "as_video_tensor",

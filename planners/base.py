@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine.protocol import RolloutModel
+from engine.protocol import LatentRolloutModel, RolloutModel
 from engine.scoring import nan_to_worst
 from engine.validation import as_int
 
@@ -149,6 +149,14 @@ class TrajectoryOptimizer:
         if max_batch is not None:
             max_batch = as_int(max_batch, "max_batch", low=1)
         check_scorer_fits(scorer, spec, horizon)
+        self.reads = getattr(scorer, "reads", "frames")
+        if self.reads not in ("frames", "latents"):
+            raise ValueError(f"scorer.reads must be 'frames' or 'latents', got {self.reads!r}")
+        if self.reads == "latents" and not isinstance(model, LatentRolloutModel):
+            raise TypeError(
+                "the scorer reads latents (scorer.reads == 'latents'), so the model must roll out to latents "
+                f"(predict_latents and encode, e.g. a local engine.Engine); got {type(model).__name__}"
+            )
         self.model, self.scorer = model, scorer
         self.horizon, self.population, self.iterations = horizon, population, iterations
         self.action_dim = spec.action_dim
@@ -195,22 +203,25 @@ class TrajectoryOptimizer:
         return x.clamp(self.low, self.high)
 
     # --- evaluation -----------------------------------------------------------------------
-    def evaluate(self, frame: np.ndarray, candidates: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+    def evaluate(self, frame: np.ndarray, candidates: torch.Tensor) -> tuple[torch.Tensor, np.ndarray | None]:
         """Roll out and score (K, T, A) candidates in micro-batches; returns scores (K,) float64
-        and frames (K, T, H, W, 3) uint8."""
+        and frames (K, T, H, W, 3) uint8 (None for a scorer that reads latents: the model's
+        ``predict_latents`` then never decodes the last chunk)."""
         cand = self.clip(candidates).numpy().astype(np.float32)
         k = cand.shape[0]
         step = self.max_batch or k
         scores, frames = [], []
         for lo in range(0, k, step):
             part = cand[lo : lo + step]
-            batch = self.model.predict_batch(frame, part, seed=self.rollout_seed)
-            f = batch.frames
+            if self.reads == "latents":
+                seen = self.model.predict_latents(frame, part, seed=self.rollout_seed)
+            else:
+                seen = self.model.predict_batch(frame, part, seed=self.rollout_seed).frames
+                frames.append(seen)
             self._calls += 1
             self._rollouts += len(part)
-            scores.append(to_scores(self.scorer(f, part), len(part)))
-            frames.append(f)
-        return torch.cat(scores), np.concatenate(frames)
+            scores.append(to_scores(self.scorer(seen, part), len(part)))
+        return torch.cat(scores), np.concatenate(frames) if frames else None
 
     # --- the public call ------------------------------------------------------------------
     def plan(self, frame, init=None) -> PlanResult:

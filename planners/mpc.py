@@ -62,12 +62,34 @@ class MPC:
         self.planner.shift(self.execute_steps, result.actions)
         return result.actions[: self.execute_steps].copy()
 
-    def run(self, env, *, max_steps: int, reset_kwargs: dict | None = None, obs=None, on_plan=None) -> MPCTrace:
+    def predicted_frame(self, frame, plan: np.ndarray) -> np.ndarray:
+        """The model's frame after the first ``execute_steps`` actions of ``plan`` from ``frame``
+        (what background planning plans from while those actions run)."""
+        planner = self.planner
+        batch = planner.model.predict_batch(frame, np.asarray(plan, np.float32)[None], seed=planner.rollout_seed)
+        return np.asarray(batch.frames[0, self.execute_steps - 1])
+
+    def run(
+        self,
+        env,
+        *,
+        max_steps: int,
+        reset_kwargs: dict | None = None,
+        obs=None,
+        on_plan=None,
+        background: bool = False,
+    ) -> MPCTrace:
         """Control ``env`` for at most ``max_steps`` actions (or until it terminates).
 
         The env may take one action ``(A,)`` per step (e.g. ``dreamgym/Push-v0``) or one chunk
         ``(execute_steps, A)`` per step (``DreamEnv``, ``ChunkedEnv``). Pass ``obs`` to skip
         the reset. ``on_plan(result)`` is called after every re-plan.
+
+        ``background=True`` plans while the robot moves: once a chunk is chosen, the next plan
+        starts in a worker thread from the model's predicted frame at the chunk's end (warm
+        started as usual) while the chunk executes, and is taken when the chunk is done. The
+        feedback is then one chunk late: each plan sees the real frame of one chunk earlier.
+        A robot (or an env) that spends its time waiting on I/O gains the planning time.
         """
         t0 = time.perf_counter()
         self.reset()
@@ -82,24 +104,27 @@ class MPC:
             )
         frames, actions, plans = [np.asarray(obs)], [], []
         done = False
-        while len(actions) < max_steps and not done:
-            chunk = self.act(obs)
-            plans.append(self.last)
-            if on_plan is not None:
-                on_plan(self.last)
-            if per_step:
-                for a in chunk[: max_steps - len(actions)]:
-                    obs, _, term, trunc, info = env.step(a)
-                    frames.append(obs)
-                    actions.append(a)
-                    if term or trunc:
-                        done = True
-                        break
-            else:
-                obs, _, term, trunc, info = env.step(chunk)
-                frames.extend(info.get("frames", [obs]))
-                actions.extend(chunk)
-                done = bool(term or trunc)
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1) if background else None
+        ahead: concurrent.futures.Future | None = None
+        try:
+            while len(actions) < max_steps and not done:
+                if ahead is None:
+                    chunk = self.act(obs)
+                else:  # the plan made while the previous chunk ran
+                    self.last = ahead.result()
+                    self.planner.shift(self.execute_steps, self.last.actions)
+                    chunk = self.last.actions[: self.execute_steps].copy()
+                    ahead = None
+                plans.append(self.last)
+                if on_plan is not None:
+                    on_plan(self.last)
+                if pool is not None and len(actions) + len(chunk) < max_steps:
+                    start, plan = np.asarray(obs), self.last.actions
+                    ahead = pool.submit(lambda s=start, p=plan: self.planner.plan(self.predicted_frame(s, p)))
+                obs, info, done = self._execute(env, chunk, per_step, max_steps, frames, actions)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         return MPCTrace(
             np.stack(frames),
             np.stack(actions),
@@ -108,6 +133,24 @@ class MPC:
             info,
             time.perf_counter() - t0,
         )
+
+    def _execute(self, env, chunk, per_step: bool, max_steps: int, frames: list, actions: list):
+        """Run ``chunk`` in ``env``; appends to ``frames`` and ``actions``; returns (obs, info, done)."""
+        done, obs, info = False, None, {}
+        if per_step:
+            for a in chunk[: max_steps - len(actions)]:
+                obs, _, term, trunc, info = env.step(a)
+                frames.append(obs)
+                actions.append(a)
+                if term or trunc:
+                    done = True
+                    break
+        else:
+            obs, _, term, trunc, info = env.step(chunk)
+            frames.extend(info.get("frames", [obs]))
+            actions.extend(chunk)
+            done = bool(term or trunc)
+        return obs, info, done
 
 
 class AsyncMPC(MPC):

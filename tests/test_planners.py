@@ -281,6 +281,42 @@ def test_mpc_reaches_a_goal_in_the_toy_world():
     assert np.linalg.norm(tw.locate(trace.frames[-1])[:2] - [34, 16]) < 3
 
 
+def test_background_planning_plans_each_chunk_from_the_predicted_frame_and_reaches_the_goal():
+    """With ``background=True`` every plan after the first starts from the model's frame at
+    the end of the chunk then executing (made while it executed), not from the real frame."""
+    import gymnasium as gym
+
+    import dreamgym
+    from planners.scorers import GoalDistance
+
+    env = gym.make("dreamgym/Push-v0", task="reach")
+    obs, info = env.reset(seed=0, options={"state": [20, 20, 44, 44], "goal": [34, 16, 44, 44]})
+    planner = CEM(
+        dreamgym.ToyWorldModel(),
+        GoalDistance(info["goal_image"], blur_sigma=6.0),
+        horizon=16,
+        population=24,
+        iterations=2,
+        elites=4,
+        seed=0,
+    )
+    seen = []
+    plan = planner.plan
+
+    def spying_plan(frame, init=None):
+        seen.append(np.array(frame))
+        return plan(frame, init)
+
+    planner.plan = spying_plan
+    mpc = MPC(planner)
+    trace = mpc.run(env, max_steps=32, obs=obs, background=True)
+    assert trace.success and len(seen) >= 2
+    np.testing.assert_array_equal(seen[0], obs)
+    expected = mpc.predicted_frame(trace.frames[0], trace.plans[0].actions)
+    np.testing.assert_array_equal(seen[1], expected)
+    assert not np.array_equal(seen[1], trace.frames[0])
+
+
 # --- visual output -------------------------------------------------------------------------
 
 
