@@ -22,6 +22,7 @@ from _docs import replace_section
 
 from engine import Engine, get_spec
 from engine.flops import dit_call_flops, rollout_dit_flops
+from engine.hardware import isa_class
 from engine.validation import as_actions, as_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,6 +73,31 @@ def bench_split(eng: Engine, frame, frames: int, repeats: int) -> dict:
     return med
 
 
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of an n x n matmul in ``dtype`` at the process's thread count (median)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / float(np.median(times)) / 1e9
+
+
+def k1_threads(name: str, frame, frames: int, repeats: int) -> dict:
+    """K = 1 wall time with one row worker and with two: a single rollout in the deterministic
+    mode is one row, so the second core has nothing to do."""
+    out = {}
+    for threads in (1, 2):
+        eng = Engine.load(name, threads=threads)
+        acts = np.random.default_rng(3).uniform(-1, 1, (frames, eng.spec.action_dim)).astype(np.float32)
+        eng.predict(frame, acts)
+        out[f"threads_{threads}_s"] = float(np.median([eng.predict(frame, acts).wall_s for _ in range(repeats)]))
+    out["two_vs_one"] = out["threads_1_s"] / out["threads_2_s"]
+    return out
+
+
 def bench_k(engines: dict[str, Engine], frame, frames: int, ks: list[int], repeats: int) -> dict:
     """predict_batch wall time per K for each engine, the engines interleaved call by call
     (so drift in the machine's speed hits both alike), and the per-pair ratio to the first."""
@@ -119,6 +145,11 @@ def main(argv=None) -> dict:
         },
         "specs": {},
         "flops": {},
+        "matmul_gflops": {
+            "fp32": matmul_peak(torch.float32),
+            "bf16": matmul_peak(torch.bfloat16),
+            "isa_class": isa_class(),
+        },
     }
     for name in ("dreamdojo-2b-gr1", "push-64", "tiny-random"):
         spec = get_spec(name)
@@ -142,7 +173,11 @@ def main(argv=None) -> dict:
         split = bench_split(det, frame, args.frames, args.repeats)
         print(f"[{name}] K scaling ...", flush=True)
         k = bench_k({"deterministic": det, "batched": batched}, frame, args.frames, args.ks, args.repeats)
+        dit_gflops = rollout_dit_flops(det.spec, args.frames) / split["denoise_s"] / 1e9
         result["specs"][name] = {
+            "k1_threads": k1_threads(name, frame, args.frames, args.repeats),
+            "dit_gflops": dit_gflops,
+            "dit_fraction_of_fp32_peak": dit_gflops / result["matmul_gflops"]["fp32"],
             "frames": args.frames,
             "num_steps": det.spec.num_steps,
             "split": split,
@@ -197,6 +232,25 @@ def write_doc(result: dict) -> None:
                 f"{f['per_candidate_vs_k1']:.2f} | {r['deterministic_vs_batched_per_candidate'][k]:.2f} |"
             )
         lines.append("")
+    mm = result["matmul_gflops"]
+    lines += [
+        f"### Where the time could come from (ISA class `{mm['isa_class']}`)",
+        "",
+        f"A 2048 x 2048 matmul at {m['torch_threads']} threads: fp32 {mm['fp32']:.0f} GFLOP/s, bf16 "
+        f"{mm['bf16']:.0f} GFLOP/s ({mm['bf16'] / mm['fp32']:.2f}x).",
+        "",
+        "| spec | DiT GFLOP/s in a K = 1 rollout | of the fp32 matmul peak | of the bf16 peak | "
+        "K = 1, one row worker (s) | two row workers (s) | two vs one |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in result["specs"].items():
+        t = r["k1_threads"]
+        lines.append(
+            f"| {name} | {r['dit_gflops']:.1f} | {r['dit_gflops'] / mm['fp32']:.1%} | "
+            f"{r['dit_gflops'] / mm['bf16']:.1%} | "
+            f"{t['threads_1_s']:.3f} | {t['threads_2_s']:.3f} | {t['two_vs_one']:.2f}x |"
+        )
+    lines.append("")
     lines += [
         "### Analytic DiT FLOPs",
         "",

@@ -38,6 +38,7 @@ from .validation import as_real
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 PSNR_CAP_MSE = 1e-10
+PSNR_MAX_DB = 10 * float(np.log10(255.0**2 / PSNR_CAP_MSE))  # identical frames: about 148 dB
 
 BACKBONE_FILES = {"vgg": "vgg16-397923af.pth", "alex": "alexnet-owt-7be5be79.pth"}
 """torchvision's ImageNet checkpoints, by the names torchvision gives them (also accepted as
@@ -332,9 +333,12 @@ class QualityThresholds:
     quality gate (``dreamgym gate``) judges with it, and so should any other quality check."""
 
     def __init__(self, min_psnr: float | None = None, min_ssim: float | None = None, max_lpips: float | None = None):
+        # a threshold no video can meet (or every video meets) is a mistake, not a gate
+        bounds = {"min_psnr": (0.0, PSNR_MAX_DB), "min_ssim": (-1.0, 1.0), "max_lpips": (0.0, None)}
         for name, v in (("min_psnr", min_psnr), ("min_ssim", min_ssim), ("max_lpips", max_lpips)):
             if v is not None:
-                as_real(v, name)
+                low, high = bounds[name]
+                as_real(v, name, low=low, high=high)
         self.min_psnr, self.min_ssim, self.max_lpips = min_psnr, min_ssim, max_lpips
 
     @property

@@ -56,7 +56,7 @@ def test_push64_matches_its_golden_set(current, capsys, tmp_path):
     assert code == 0, f"push-64's outputs moved beyond the tolerance of the golden set:\n{out}{err}"
     report = json.loads((tmp_path / "gate.json").read_text())
     assert report["ok"] and report["passed"] == GOLDEN_EPISODES and report["failed"] == 0
-    assert [v["name"] for v in report["videos"]] == [f"ep{i}.mp4" for i in range(GOLDEN_EPISODES)]
+    assert [v["name"] for v in report["videos"]] == [f"ep{i}" for i in range(GOLDEN_EPISODES)]
     assert all(v["frames"] == 16 and v["psnr"] >= 45 for v in report["videos"])
     assert "4 videos: 4 passed, 0 failed (min PSNR 45, min SSIM 0.995)" in out
 
@@ -87,7 +87,7 @@ def test_a_video_of_another_length_fails_as_that_video(current, capsys, tmp_path
 def test_a_sink_is_gated_by_row_id(current, capsys, tmp_path):
     sink = RolloutSink.dir(tmp_path / "sink")
     for f in sorted(current.glob("*.mp4")):
-        sink.write(RolloutRecord(row_id=f.name, mp4_bytes=f.read_bytes(), metadata={}))
+        sink.write(RolloutRecord(row_id=f.stem, mp4_bytes=f.read_bytes(), metadata={}))
     sink.finalize()
     code, out, _ = gate(capsys, tmp_path / "sink", GOLDEN, *TOLERANCE)
     assert code == 0 and "4 passed" in out
@@ -108,14 +108,16 @@ def test_lpips_is_reported_with_its_weights_labelled(current, capsys):
         (
             lambda d: (d.mkdir(), (d / "ep0.mp4").write_bytes((GOLDEN / "ep0.mp4").read_bytes())),
             ["{d}", "{golden}"],
-            "no candidate for 3 reference(s): ep1.mp4, ep2.mp4, ep3.mp4",
+            "no candidate for 3 reference(s): ep1, ep2, ep3",
         ),
         (
             lambda d: (d.mkdir(), [(d / f"ep{i}.mp4").write_bytes(b"not a video") for i in range(4)]),
             ["{d}", "{golden}"],
             "is not a readable mp4",
         ),
-        (lambda d: None, ["{golden}", "{golden}", "--min-ssim", "nan"], "min_ssim must be a finite number"),
+        (lambda d: None, ["{golden}", "{golden}", "--min-ssim", "nan"], "--min-ssim must be a finite number"),
+        (lambda d: None, ["{golden}", "{golden}", "--min-ssim", "2"], "--min-ssim must be <= 1.0, got 2.0"),
+        (lambda d: None, ["{golden}", "{golden}", "--max-lpips", "-0.1"], "--max-lpips must be >= 0.0, got -0.1"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(make, args, message, capsys, tmp_path):
@@ -137,3 +139,24 @@ def test_an_lpips_threshold_without_local_weights_exits_2_naming_the_file(capsys
 if __name__ == "__main__" and "--write-golden" in sys.argv:
     render_videos(Engine.load("push-64"), GOLDEN)
     print(f"wrote {GOLDEN_EPISODES} golden videos to {GOLDEN}")
+
+
+def test_rows_come_in_natural_order_and_a_sink_pairs_with_a_folder_of_row_ids(tmp_path):
+    from dreamgym.evaluation.gate import pair_videos
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for name in ("toy-10", "toy-2", "toy-1"):
+        (folder / f"{name}.mp4").write_bytes((GOLDEN / "ep0.mp4").read_bytes())
+    assert [n for n, _, _ in pair_videos(folder, folder)] == ["toy-1", "toy-2", "toy-10"]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = tmp_path / "sink"
+    (sink / "videos").mkdir(parents=True)
+    rows = []
+    for name in ("toy-1", "toy-2", "toy-10"):
+        (sink / "videos" / f"{name}.mp4").write_bytes((GOLDEN / "ep0.mp4").read_bytes())
+        rows.append({"row_id": name, "status": "ok", "mp4": f"videos/{name}.mp4"})
+    pq.write_table(pa.Table.from_pylist(rows), sink / "metadata.parquet")
+    assert [n for n, _, _ in pair_videos(sink, folder)] == ["toy-1", "toy-2", "toy-10"]

@@ -20,6 +20,11 @@ def cmd_gate(args) -> int:
 
     try:
         thresholds = QualityThresholds(args.min_psnr, args.min_ssim, args.max_lpips)
+    except ValueError as e:  # name the flag, not the parameter
+        flags = {"min_psnr": "--min-psnr", "min_ssim": "--min-ssim", "max_lpips": "--max-lpips"}
+        message = next((str(e).replace(k, v, 1) for k, v in flags.items() if str(e).startswith(k)), str(e))
+        raise InputError(message) from None
+    try:
         pair_videos(args.candidates, args.references)  # bad input fails here, before any model loads
         lpips = None
         if args.max_lpips is not None or args.lpips:

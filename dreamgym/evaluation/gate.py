@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,17 +46,24 @@ def _videos_of(path: str | os.PathLike, side: str) -> dict[str, Path]:
         return {str(r["row_id"]): parquet.parent / r["mp4"] for r in rows}
     if not p.is_dir():
         raise GateInputError(f"{side}: {p} is not a folder of .mp4 files or a sink with metadata.parquet")
-    videos = {f.name: f for f in sorted(p.glob("*.mp4"))}
+    videos = {f.stem: f for f in sorted(p.glob("*.mp4"))}  # by stem: a sink's videos are <row_id>.mp4
     if not videos:
         raise GateInputError(f"{side}: {p} holds no .mp4 files (expected a folder of .mp4 or metadata.parquet)")
     return videos
 
 
+def natural_key(name: str) -> list:
+    """Sort key that orders numbers by value: ``toy-2`` before ``toy-10``."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name) if part]
+
+
 def pair_videos(candidates, references) -> list[tuple[str, Path, Path]]:
-    """(name, candidate path, reference path) for every name, sorted; GateInputError when a
-    name is on one side only or a file is missing."""
+    """(name, candidate path, reference path) for every name, in natural order; GateInputError
+    when a name is on one side only or a file is missing. A folder's videos are named by file
+    stem, a sink's by row id, so a sink pairs with a folder of ``<row_id>.mp4``."""
     cand, ref = _videos_of(candidates, "CANDIDATES"), _videos_of(references, "REFERENCES")
-    only_c, only_r = sorted(set(cand) - set(ref)), sorted(set(ref) - set(cand))
+    only_c = sorted(set(cand) - set(ref), key=natural_key)
+    only_r = sorted(set(ref) - set(cand), key=natural_key)
     if only_c or only_r:
         parts = []
         if only_c:
@@ -67,7 +75,7 @@ def pair_videos(candidates, references) -> list[tuple[str, Path, Path]]:
         for side, path in (("candidate", cand[name]), ("reference", ref[name])):
             if not path.is_file():
                 raise GateInputError(f"{side} {name}: {path} does not exist")
-    return [(name, cand[name], ref[name]) for name in sorted(cand)]
+    return [(name, cand[name], ref[name]) for name in sorted(cand, key=natural_key)]
 
 
 def _decode(path: Path, side: str) -> np.ndarray:
