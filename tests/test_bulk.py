@@ -289,3 +289,24 @@ def test_the_ray_backend_writes_what_the_local_backend_writes(episodes, push, tm
         assert (tmp_path / "local" / "videos" / f"{r.row_id}.mp4").read_bytes() == (
             tmp_path / "ray" / "videos" / f"{r.row_id}.mp4"
         ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--k", "2", "--low", "1", "--high", "-1"], "--low/--high: low must be below high"),
+        (["--low", "-0.5"], "--low/--high clip the noisy actions of --k variants"),
+        (["--horizon", "8"], "--horizon applies to episode (.npz) and LeRobot sources"),
+    ],
+)
+def test_predict_many_refuses_flags_it_would_ignore_or_misapply(tmp_path, capsys, extra, message):
+    from dreamgym.cli import main
+
+    src = tmp_path / "pairs"
+    src.mkdir()
+    (src / "a.png").write_bytes(png_bytes(np.zeros((64, 64, 3), np.uint8)))
+    np.save(src / "a.npy", np.zeros((8, 2), np.float32))
+    code = main(["predict-many", str(src), str(tmp_path / "out"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert not (tmp_path / "out").exists()

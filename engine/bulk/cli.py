@@ -39,15 +39,23 @@ def _source(path: str, args):
         elif list(root.glob("*.npz")):
             src = EpisodeDirSource(root, horizon=args.horizon)
         else:
+            if args.horizon is not None:
+                raise InputError(
+                    f"--horizon applies to episode (.npz) and LeRobot sources; {root} holds .png + .npy pairs, "
+                    "whose .npy is the whole plan (cut the .npy instead)"
+                )
             src = PairDirSource(root)
     except (FileNotFoundError, ValueError) as e:
         raise InputError(f"SOURCE: {e}") from None
+    if not args.k and (args.low is not None or args.high is not None):
+        raise InputError("--low/--high clip the noisy actions of --k variants; without --k there is nothing to clip")
     if args.k:
         try:
             src = PerturbedSource(src, k=args.k, scale=args.scale, seed=args.seed, correlation=args.correlation,
                                   low=args.low, high=args.high)  # fmt: skip
         except ValueError as e:
-            raise InputError(f"--k/--scale/--correlation: {e}") from None
+            flags = "--low/--high" if str(e).startswith(("low", "high")) else "--k/--scale/--correlation"
+            raise InputError(f"{flags}: {e}") from None
     return src
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..codecs import array_from_npy_bytes
-from ..validation import as_int
+from ..validation import as_int, as_real
 from .rows import IterableSource, SourceRow, npy_bytes, png_bytes, rows_of
 
 
@@ -117,6 +117,10 @@ class PerturbedSource(IterableSource):
             raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
         if not isinstance(correlation, int | float) or not 0 <= correlation < 1:
             raise ValueError(f"correlation must be in [0, 1), got {correlation!r}")
+        low = None if low is None else as_real(low, "low")
+        high = None if high is None else as_real(high, "high")
+        if low is not None and high is not None and not low < high:
+            raise ValueError(f"low must be below high to clip actions to [low, high], got low={low}, high={high}")
         self.base, self.k, self.scale, self.seed = base, k, float(scale), int(seed)
         self.correlation, self.low, self.high = float(correlation), low, high
         self.include_parent = include_parent
