@@ -104,6 +104,13 @@ def cmd_rollout(args) -> int:
     if out.suffix.lower() != ".mp4":
         raise InputError(f"--out must end in .mp4, got {out}")
     receipt_path = Path(args.receipt) if args.receipt else out.with_suffix(".json")
+    from .files import check_output_file
+
+    try:  # both outputs checked before any work: an mp4 is never left without its receipt
+        check_output_file(out, "--out")
+        check_output_file(receipt_path, "--receipt")
+    except ValueError as e:
+        raise InputError(str(e)) from None
     actions = _read_actions(Path(args.actions))
     frame = _read_frame(Path(args.frame)) if args.frame is not None else None
     eng = load_model(args.model, args.weights, args.dtype)

@@ -21,10 +21,28 @@ def process_umask() -> int:
     return umask
 
 
+def check_output_file(path: str | os.PathLike, name: str = "output path") -> Path:
+    """``path`` as a :class:`Path` a file can be written to (its missing folders created on
+    write), or a ValueError naming ``name`` and why not: the path is a directory, a parent on
+    the way is a file, or the nearest existing folder is not writable. Call it before any
+    expensive work; :func:`atomic_write_bytes` calls it too."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name}: {path} is a directory; expected a file path")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"{name}: cannot write {path}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: cannot write {path}: the folder {ancestor} is not writable")
+    return path
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename,
     so a reader never sees a half-written file and an old file survives a failure."""
-    path = Path(path)
+    path = check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

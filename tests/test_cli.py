@@ -86,6 +86,7 @@ def _bad_inputs(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     Image.new("RGB", (32, 32)).save(tmp_path / "small.png")
     Image.new("F", (64, 64)).save(tmp_path / "float.tiff")
+    (tmp_path / "dir.mp4").mkdir()
     ok, out = str(tmp_path / "ok.npy"), str(tmp_path / "r.mp4")
     return [
         (["--example", "0", "--actions", str(tmp_path / "missing.npy"), "--out", out], "no file at"),
@@ -104,6 +105,11 @@ def _bad_inputs(tmp_path):
         (["--model", "push-65", "--example", "0", "--actions", ok, "--out", out], "unknown model 'push-65'"),
         (["--example", "0", "--actions", ok, "--num-steps", "0", "--out", out], "num_steps must be in"),
         (["--example", "0", "--actions", ok, "--seed", "-1", "--out", out], "seed must be a non-negative"),
+        (["--example", "0", "--actions", ok, "--out", str(tmp_path / "dir.mp4")], "--out: .*is a directory"),
+        (
+            ["--example", "0", "--actions", ok, "--out", out, "--receipt", str(tmp_path / "ok.npy" / "r.json")],
+            "--receipt: cannot write .*ok.npy is a file, not a folder",
+        ),
     ]
 
 

@@ -24,6 +24,13 @@ def cmd_gate(args) -> int:
         flags = {"min_psnr": "--min-psnr", "min_ssim": "--min-ssim", "max_lpips": "--max-lpips"}
         message = next((str(e).replace(k, v, 1) for k, v in flags.items() if str(e).startswith(k)), str(e))
         raise InputError(message) from None
+    if args.report:
+        from engine.files import check_output_file
+
+        try:
+            check_output_file(args.report, "--report")
+        except ValueError as e:
+            raise InputError(str(e)) from None
     try:
         pair_videos(args.candidates, args.references)  # bad input fails here, before any model loads
         lpips = None
