@@ -137,14 +137,20 @@ def bad_rows(push):
         SourceRow("shape", frame, npy_bytes(np.zeros((5, 2), np.float32))),
         SourceRow("nan", frame, npy_bytes(np.full((8, 2), np.nan, np.float32))),
         SourceRow("../evil", frame, good),
+        SourceRow("evilD\n", frame, good),
         SourceRow("good1", frame, good, {"seed": 9}),
+        SourceRow("good1", frame, good, {"seed": 3}),
     ]
 
 
 def test_bad_rows_are_recorded_with_their_reason_and_the_rest_complete(push, tmp_path):
-    result = predict_many(push, bad_rows(push), tmp_path / "o", progress=False)
-    assert (result.ok, result.failed) == (2, 4)
+    result = predict_many(push, bad_rows(push), tmp_path / "o", progress=False, concurrency=1)
+    assert (result.ok, result.failed) == (2, 6)
     reasons = {f.row_id: f.error for f in result.failures}
+    assert "row_id must be" in reasons["evilD\n"] and not list((tmp_path / "o" / "videos").glob("evil*"))
+    assert [f.error for f in result.failures if f.row_id == "good1"] == [
+        "row_id appears twice in the source (each row's video is its id)"
+    ]
     assert "not a readable image" in reasons["badpng"]
     assert "multiple of chunk_size" in reasons["shape"]
     assert "finite" in reasons["nan"]
@@ -153,6 +159,17 @@ def test_bad_rows_are_recorded_with_their_reason_and_the_rest_complete(push, tmp
     assert table["nan"]["status"] == "failed" and "finite" in table["nan"]["error"]
     assert table["good1"]["status"] == "ok" and table["good1"]["seed"] == 9
     assert not (tmp_path / "evil.mp4").exists() and not (tmp_path / "o" / "videos" / "..").joinpath("evil.mp4").exists()
+
+
+def test_an_episode_file_with_frames_that_are_not_rgb_is_refused_naming_it(tmp_path):
+    np.savez(tmp_path / "rgba.npz", start_frame=np.zeros((64, 64, 4), np.uint8), actions=np.zeros((8, 2), np.float32))
+    with pytest.raises(
+        ValueError, match=r"rgba.npz: 'start_frame' must be \(H, W, 3\) uint8 \(RGB\), got \(64, 64, 4\)"
+    ):
+        EpisodeDirSource(tmp_path)
+    (tmp_path / "rgba.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="rgba.npz: not a readable .npz file"):
+        EpisodeDirSource(tmp_path)
 
 
 def test_on_error_halt_stops_and_raises(push, tmp_path):

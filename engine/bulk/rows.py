@@ -21,7 +21,7 @@ from ..validation import as_actions, as_frame, as_seed
 
 __all__ = ["DecodedRow", "IterableSource", "RowError", "SourceRow", "decode_row", "npy_bytes", "png_bytes", "rows_of"]
 
-ROW_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+ROW_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")  # whole-string (fullmatch): '$' would let "id\n" in
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def decode_row(row, spec: ModelSpec, default_seed: int) -> DecodedRow:
                 str(getattr(row, "row_id", "?")), f"a row needs row_id, frame_bytes and actions_bytes; no {attr}"
             )
     rid = row.row_id
-    if not isinstance(rid, str) or not ROW_ID.match(rid):
+    if not isinstance(rid, str) or not ROW_ID.fullmatch(rid):
         raise RowError(str(rid), "row_id must be 1-200 characters of [A-Za-z0-9._-], not starting with '.' or '-'")
     meta = dict(getattr(row, "metadata", None) or {})
     try:

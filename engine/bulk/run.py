@@ -188,6 +188,7 @@ def predict_many(
     runner = _Remote(engine, concurrency) if remote else _Local(engine, concurrency)
     writer = _Writer(engine, sink, num_steps, guidance, drift_threshold_db)
     done_before = sink.done_ids() if resume and hasattr(sink, "done_ids") else set()
+    seen: set[str] = set()  # row ids of this run: a second row with the same id is a failure
     total = rows_of(source)
     bar = None
     if progress:
@@ -226,6 +227,9 @@ def predict_many(
                     continue
                 try:
                     row = decode_row(raw, spec, seed)
+                    if row.row_id in seen:
+                        raise RowError(row.row_id, "row_id appears twice in the source (each row's video is its id)")
+                    seen.add(row.row_id)
                 except RowError as e:
                     record_failure(e.row_id, e.reason, 0, dict(getattr(raw, "metadata", None) or {}))
                     if bar is not None:

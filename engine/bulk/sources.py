@@ -45,12 +45,17 @@ class EpisodeDirSource(IterableSource):
         self.horizon = horizon
         total = 0
         for f in self.files:
-            with np.load(f, allow_pickle=False) as d:
-                if "actions" not in d.files or not ({"start_frame", "frames"} & set(d.files)):
-                    raise ValueError(
-                        f"{f}: an episode file needs 'actions' and 'start_frame' (or 'frames'); it has {d.files}"
-                    )
-                total += 1 if "start_frame" in d.files else int(d["actions"].shape[0])
+            arrays = npz_headers(f)
+            if "actions" not in arrays or not ({"start_frame", "frames"} & set(arrays)):
+                raise ValueError(
+                    f"{f}: an episode file needs 'actions' and 'start_frame' (or 'frames'); it has {sorted(arrays)}"
+                )
+            key = "start_frame" if "start_frame" in arrays else "frames"
+            shape, dtype = arrays[key]
+            want = "(H, W, 3)" if key == "start_frame" else "(N, T + 1, H, W, 3)"
+            if dtype != np.uint8 or len(shape) != (3 if key == "start_frame" else 5) or shape[-1] != 3:
+                raise ValueError(f"{f}: '{key}' must be {want} uint8 (RGB), got {shape} {dtype}")
+            total += 1 if key == "start_frame" else int(arrays["actions"][0][0])
         self.rows_hint = total
 
     def __iter__(self) -> Iterator[SourceRow]:
@@ -65,6 +70,29 @@ class EpisodeDirSource(IterableSource):
                 for i in range(actions.shape[0]):
                     meta = {"source": f.name, "episode": i}
                     yield SourceRow(f"{f.stem}-{i}", png_bytes(frames[i][0]), npy_bytes(actions[i][:h]), meta)
+
+
+def npz_headers(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
+    """name -> (shape, dtype) of every array of an .npz, read from the .npy headers alone (no
+    data loaded); a ValueError naming the file when it is not a readable .npz."""
+    import zipfile
+
+    out = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                if not name.endswith(".npy"):
+                    continue
+                with z.open(name) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+                out[name[:-4]] = (tuple(shape), dtype)
+    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
+    return out
 
 
 class PairDirSource(IterableSource):
