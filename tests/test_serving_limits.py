@@ -5,6 +5,7 @@ server keeps serving. The servers here run ``tiny-random`` (fast to start); a ch
 ``num_steps=1000`` takes about 2.5 s on it, which makes requests slow on purpose."""
 
 import io
+import json
 import socket
 import threading
 import time
@@ -80,6 +81,19 @@ def bad_requests():
         ("bad num_steps", dict(frame=png(FRAME), actions=[npy(ACTS)], data={"num_steps": "0"}), 422, "num_steps"),
         ("NaN guidance", dict(frame=png(FRAME), actions=[npy(ACTS)], data={"guidance": "nan"}), 422, "guidance"),
         ("body over 1 MiB", dict(frame=png(FRAME), actions=[b"x" * (2 << 20)]), 413, "limit"),
+        (
+            "seeds on a single predict",
+            dict(frame=png(FRAME), actions=[npy(ACTS)], data={"seeds": "[5]"}),
+            422,
+            "/v1/predict does not take the field(s) ['seeds']",
+        ),
+        ("misspelt field", dict(frame=png(FRAME), actions=[npy(ACTS)], data={"sed": "3"}), 422, "['sed']"),
+        (
+            "seed sent twice",
+            dict(frame=png(FRAME), actions=[npy(ACTS)], data={"seed": ["0", "7"]}),
+            422,
+            "the field(s) ['seed'] were sent more than once",
+        ),
     ]
 
 
@@ -99,6 +113,33 @@ def test_bad_requests_get_a_clear_4xx_and_the_server_keeps_serving(strict, case)
         headers={**AUTH, "Accept": "application/x-npy"},
     )
     assert ok.status_code == 200 and np.load(io.BytesIO(ok.content)).shape == (9, 32, 32, 3)
+
+
+def test_engine_step_reads_peek_strictly_and_a_peek_never_advances_the_row(strict):
+    frames = io.BytesIO()
+    np.save(frames, FRAME[None])
+    start = httpx.post(
+        strict.url + "/v1/engine/start",
+        files={"frames": ("f.npy", frames.getvalue(), "application/octet-stream")},
+        data={"seeds": "[0]"},
+        headers=AUTH,
+    )
+    assert start.status_code == 200, start.text
+    row = start.json()["rows"][0]
+
+    def step(peek, chunk_index=0):
+        return httpx.post(
+            strict.url + "/v1/engine/step",
+            files={"actions": ("a.npy", npy(ACTS[None, :4]), "application/octet-stream")},  # tiny-random: chunks of 4
+            data={"rows": json.dumps([row]), "chunk_index": json.dumps([chunk_index]), "peek": peek},
+            headers=AUTH,
+        )
+
+    bad = step("maybe")
+    assert bad.status_code == 422 and "peek must be 1/true or 0/false, got 'maybe'" in bad.json()["detail"]
+    assert step("True").status_code == 200  # a peek, in any case: the row stays at chunk 0
+    assert step("false").status_code == 200  # advances to chunk 1
+    assert step("0", chunk_index=1).status_code == 200
 
 
 def test_too_many_candidates_and_unknown_endpoints(strict):

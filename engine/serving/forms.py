@@ -24,6 +24,33 @@ async def read_form(request: Request, max_files: int):
         raise WireError(400, "malformed_multipart", f"the multipart body could not be parsed: {detail}") from None
 
 
+def expect_fields(form, route: str, allowed: set[str], repeatable: frozenset[str] = frozenset()) -> None:
+    """A 422 for a field ``route`` does not read (a misspelt ``sed`` or a ``seeds`` sent to a
+    single predict would otherwise run with defaults) and for a field sent twice (which value
+    would count?), except the ``repeatable`` ones (a batch's ``actions`` parts)."""
+    names = list(form.keys())
+    unknown = sorted({n for n in names if n not in allowed})
+    if unknown:
+        raise WireError(
+            422, "unknown_field", f"{route} does not take the field(s) {unknown}; it takes {sorted(allowed)}"
+        )
+    repeated = sorted({n for n in names if n not in repeatable and len(form.getlist(n)) > 1})
+    if repeated:
+        raise WireError(422, "repeated_field", f"{route}: the field(s) {repeated} were sent more than once")
+
+
+def bool_field(raw, name: str) -> bool:
+    """``1``/``true`` or ``0``/``false`` (any case; absent is false); anything else is a 422."""
+    if raw is None:
+        return False
+    value = str(raw).strip().lower()
+    if value in ("1", "true"):
+        return True
+    if value in ("0", "false", ""):
+        return False
+    raise WireError(422, "invalid_field", f"{name} must be 1/true or 0/false, got {str(raw)[:40]!r}")
+
+
 async def file_part(form, name: str, *, required: bool = True) -> bytes | None:
     value = form.get(name)
     if value is None:

@@ -13,7 +13,7 @@ from ..codecs import array_from_npy_bytes, npy_bytes
 from ..validation import as_actions, as_frames, as_seeds
 from ..wire import MEDIA_NPY
 from .codec import WireError, parse_json_list
-from .forms import check, digest, file_part, int_field, read_form, text_field
+from .forms import bool_field, check, digest, expect_fields, file_part, int_field, read_form, text_field
 from .service import Service
 from .stores import Stored
 
@@ -50,6 +50,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         optional ``num_steps``, ``guidance``, and ``history`` .npy (B, n * chunk_size, A) of
         actions already run (a client rebuilding rows the server lost). JSON back: row ids."""
         form = await read_form(request, max_files=2)
+        expect_fields(form, "/v1/engine/start", {"frames", "seeds", "num_steps", "guidance", "history"})
         frames = check(
             as_frames,
             check(array_from_npy_bytes, await file_part(form, "frames"), name="frames"),
@@ -95,6 +96,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         (B, chunk_size, A); ``peek=1`` predicts without advancing the rows. Returns the frames
         (B, chunk_size, H, W, 3) as .npy."""
         form = await read_form(request, max_files=1)
+        expect_fields(form, "/v1/engine/step", {"rows", "chunk_index", "actions", "peek"})
         ids = parse_json_list(text_field(form, "rows") or "[]", name="rows")
         expect = parse_json_list(text_field(form, "chunk_index") or "[]", name="chunk_index")
         if not ids or len(ids) != len(expect) or len(set(ids)) != len(ids):
@@ -117,7 +119,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
                 "invalid_input",
                 f"actions must have shape ({len(ids)}, {svc.spec.chunk_size}, {svc.spec.action_dim}), got {acts.shape}",
             )
-        peek = (text_field(form, "peek") or "0").strip() in ("1", "true")
+        peek = bool_field(text_field(form, "peek"), "peek")
         fingerprint = digest("/v1/engine/step", json.dumps(ids), json.dumps(expect), acts.tobytes(), peek)
 
         async def compute() -> Stored:

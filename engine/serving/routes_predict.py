@@ -18,9 +18,11 @@ from ..validation import as_actions, as_seed, as_seeds, check_noise_range
 from ..video import encode_mp4
 from ..wire import MEDIA_MP4, MEDIA_NPY, MEDIA_TAR
 from .codec import WireError, parse_json_list, tar_of_mp4s, wants_npy
-from .forms import check, digest, fields_of, file_part, file_parts, int_field, read_form, text_field
+from .forms import check, digest, expect_fields, fields_of, file_part, file_parts, int_field, read_form, text_field
 from .service import Service
 from .stores import Stored, StoredRollout
+
+REPEAT_ACTIONS = frozenset({"actions"})  # /v1/predict counts them itself (one, or use the batch route)
 
 
 def add_routes(app: FastAPI, svc: Service) -> None:
@@ -88,6 +90,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
     @app.post("/v1/predict")
     async def predict(request: Request):
         form = await read_form(request, max_files=2)
+        expect_fields(form, "/v1/predict", {"frame", "actions", "seed", "num_steps", "guidance"}, REPEAT_ACTIONS)
         frame_b = await file_part(form, "frame")
         acts = await file_parts(form, "actions")
         if len(acts) > 1:
@@ -99,6 +102,8 @@ def add_routes(app: FastAPI, svc: Service) -> None:
     @app.post("/v1/predict/batch")
     async def predict_batch(request: Request):
         form = await read_form(request, max_files=config.max_candidates + 2)  # one over the limit gets the clear 422
+        allowed = {"frame", "actions", "seed", "seeds", "num_steps", "guidance"}
+        expect_fields(form, "/v1/predict/batch", allowed, REPEAT_ACTIONS)
         frame_b = await file_part(form, "frame")
         acts = await file_parts(form, "actions")
         fields = fields_of(form, "seed", "seeds", "num_steps", "guidance")
@@ -108,6 +113,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
     @app.post("/v1/rollouts")
     async def rollouts(request: Request):
         form = await read_form(request, max_files=2)
+        expect_fields(form, "/v1/rollouts", {"start_frame", "actions", "params"})
         frame = svc.frame(await file_part(form, "start_frame"), name="start_frame")
         raw = text_field(form, "params") or "{}"
         try:

@@ -14,7 +14,7 @@ from ..batching import Job
 from ..codecs import png_bytes
 from ..validation import as_actions, as_num_steps, as_seed, check_noise_range
 from .codec import WireError
-from .forms import check, file_part, int_field, read_form, text_field
+from .forms import check, expect_fields, file_part, int_field, read_form, text_field
 from .service import Service
 
 
@@ -25,6 +25,7 @@ def add_routes(app: FastAPI, svc: Service) -> None:
     @app.post("/v1/sessions")
     async def create_session(request: Request):
         form = await read_form(request, max_files=1)
+        expect_fields(form, "/v1/sessions", {"initial_frame", "model", "seed", "num_steps", "guidance"})
         png = await file_part(form, "initial_frame")
         frame = svc.frame(png, name="initial_frame")
         slug = text_field(form, "model") or svc.spec.name
