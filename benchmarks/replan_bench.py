@@ -28,6 +28,7 @@ from dreamgym import seeds
 from dreamgym.toyworld import task_episode, task_scorer
 from engine import Engine
 from engine.scoring import LatentGoalDistance
+from planners import MPC
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 SEED = seeds.base("replan_benchmark")  # start/goal states for this benchmark only
@@ -71,6 +72,18 @@ def replan_seconds_from(engine: Engine, num_steps: int, budget: str, latent: boo
     return time.perf_counter() - t0
 
 
+def control_period(engine: Engine, ep: int, background: bool, hz: float, steps: int) -> float:
+    """Seconds per executed chunk of the demo's MPC loop on push episode ``ep``, the toy world
+    run as a robot at ``hz`` actions per second (:class:`dreamgym.RobotClock`)."""
+    start, goal = task_episode("push", ep, SEED)
+    env = dreamgym.RobotClock(dreamgym.PushEnv(task="push"), hz)
+    obs, info = env.reset(seed=ep, options={"state": start, "goal": goal})
+    planner = make_planner("cem", engine, task_scorer("push", info["goal_image"]), ep, "small")
+    planner.keep_frames = False
+    trace = MPC(planner).run(env, max_steps=steps, obs=obs, background=background)
+    return trace.wall_s / len(trace.plans)
+
+
 def speed_probe(engine: Engine, repeats: int = 5) -> float:
     """Median seconds of one K = 1, 16-frame rollout at 4 sampler steps: a yardstick for how
     fast the machine is right now (this 2-core machine's speed drifts); 0.70 s in the
@@ -90,6 +103,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--episodes", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--loop-episodes", type=int, default=2, help="episodes of the control-loop rows (0: skip)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     eng = Engine.load()
@@ -122,6 +136,15 @@ def main(argv=None) -> dict:
             }
         )
         print(f"{label}: median {np.median(ts):.2f} s per re-plan ({', '.join(f'{t:.2f}' for t in ts)})")
+    loop = {}
+    if args.loop_episodes:
+        hz, steps = 10.0, 48  # a 10 Hz robot, 6 chunks of 8 actions per episode
+        runs = {(d, bg): [] for d in ("fp32", "bf16") for bg in (False, True)}
+        for ep in range(args.loop_episodes):  # interleaved
+            for (d, bg), out in runs.items():
+                out.append(control_period(eng if d == "fp32" else bf16, ep, bg, hz, steps))
+        loop = {f"{d}{'_background' if bg else ''}": float(np.mean(v)) for (d, bg), v in runs.items()}
+        print("control loop, s per chunk:", {k: round(v, 3) for k, v in loop.items()})
     probe_after = speed_probe(eng)
     print(f"speed probe (K=1, 16 frames): {probe_before:.2f} s before, {probe_after:.2f} s after")
     result = {
@@ -132,6 +155,7 @@ def main(argv=None) -> dict:
             "horizon 16, push-64"
         ),
         "rows": rows,
+        "control_loop_s_per_chunk": loop,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "replan.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -149,6 +173,22 @@ def main(argv=None) -> dict:
         "|---|---:|---:|",
     ]
     lines += [f"| {r['config']} | {r['median_s']:.2f} | {r['median_s'] / base:.2f} |" for r in rows]
+    if loop:
+        today = loop["fp32"]
+        lines += [
+            "",
+            f"The demo's control loop on a robot that takes 0.1 s per action (`dreamgym.RobotClock` at 10 Hz; "
+            f"{args.loop_episodes} push episodes of 6 chunks, interleaved): wall seconds per executed chunk.",
+            "",
+            "| loop | s per chunk | vs today |",
+            "|---|---:|---:|",
+            f"| today: plan, then execute (fp32) | {today:.2f} | 1.00 |",
+            f"| planning in the background (fp32) | {loop['fp32_background']:.2f} | "
+            f"{loop['fp32_background'] / today:.2f} |",
+            f"| bf16, plan then execute | {loop['bf16']:.2f} | {loop['bf16'] / today:.2f} |",
+            f"| bf16 + planning in the background | {loop['bf16_background']:.2f} | "
+            f"{loop['bf16_background'] / today:.2f} |",
+        ]
     replace_section("replan", "\n".join(lines))
     return result
 

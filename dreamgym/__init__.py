@@ -14,7 +14,7 @@ from .start_frames import load_start_frames
 from .toyworld import PushEnv, ToyWorldModel
 from .vector_env import DreamVectorEnv
 from .worlds import World, get_world
-from .wrappers import ChunkedEnv, GoalObservation, PerStepAdapter, PerStepVectorAdapter, RecordMP4
+from .wrappers import ChunkedEnv, GoalObservation, PerStepAdapter, PerStepVectorAdapter, RecordMP4, RobotClock
 
 if "dreamgym/Dream-v0" not in registry:
     register(
@@ -37,6 +37,7 @@ __all__ = [
     "PerStepVectorAdapter",
     "PushEnv",
     "RecordMP4",
+    "RobotClock",
     "ToyWorldModel",
     "World",
     "get_world",

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -61,6 +62,24 @@ class RecordMP4(gym.Wrapper):
     def close(self):
         self._flush()
         super().close()
+
+
+class RobotClock(gym.Wrapper):
+    """An env whose every step takes ``1 / hz`` seconds of wall time, as a robot's does: after
+    the wrapped step it sleeps the rest of the period. For measuring control rates, e.g. what
+    planning in the background (``MPC.run(background=True)``) overlaps."""
+
+    def __init__(self, env: gym.Env, hz: float) -> None:
+        super().__init__(env)
+        if isinstance(hz, bool) or not isinstance(hz, int | float) or not 0 < hz <= 1000:
+            raise ValueError(f"hz must be a number in (0, 1000], got {hz!r}")
+        self.period = 1.0 / float(hz)
+
+    def step(self, action):
+        t0 = time.perf_counter()
+        out = self.env.step(action)
+        time.sleep(max(0.0, self.period - (time.perf_counter() - t0)))
+        return out
 
 
 @runtime_checkable

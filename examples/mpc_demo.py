@@ -32,12 +32,12 @@ import json
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
 import dreamgym  # noqa: F401 - registers the env ids
 import engine
 from dreamgym.worlds import WORLDS, get_world
+from dreamgym.wrappers import RobotClock
 from engine import write_mp4
 from engine.files import atomic_write_bytes
 from planners import MPC, lattice_cem
@@ -171,21 +171,6 @@ def errors_text(errors: dict) -> str:
         label = key.removesuffix("_" + unit) if unit else key
         parts.append(f"{label.replace('_', ' ')} {value:.1f} {unit}" if unit else f"{label} {value:.3f}")
     return ", ".join(parts)
-
-
-class RobotClock(gym.Wrapper):
-    """The env as a robot whose every action takes ``1 / hz`` seconds of wall time (it sleeps
-    the rest of the period after the simulator's step): what background planning overlaps."""
-
-    def __init__(self, env, hz: float) -> None:
-        super().__init__(env)
-        self.period = 1.0 / hz
-
-    def step(self, action):
-        t0 = time.perf_counter()
-        out = self.env.step(action)
-        time.sleep(max(0.0, self.period - (time.perf_counter() - t0)))
-        return out
 
 
 class Recorder:

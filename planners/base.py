@@ -36,6 +36,8 @@ class PlanResult:
         candidates: (K, T, A) float32, the last iteration's candidates.
         scores: (K,) float32, their scores.
         frames: (K, T, H, W, 3) uint8, the last iteration's predicted frames (None if not kept).
+        plan_frames: (T, H, W, 3) uint8, the model's frames of ``actions`` when the planner
+            rolled the returned plan out (None for a scorer that reads latents).
         history: one dict per iteration (best, mean, elite mean score, std).
         model_calls: number of ``predict_batch`` calls; rollouts: candidates rolled out.
         wall_s: planning wall time.
@@ -47,6 +49,7 @@ class PlanResult:
     scores: np.ndarray
     frames: np.ndarray | None = None
     history: list[dict] = field(default_factory=list)
+    plan_frames: np.ndarray | None = None
     model_calls: int = 0
     rollouts: int = 0
     wall_s: float = 0.0
@@ -241,12 +244,14 @@ class TrajectoryOptimizer:
         if self.callback is not None:
             self.callback(iteration, info)
 
-    def _record(self, it: int, cands: torch.Tensor, scores: torch.Tensor, best: tuple, history: list, **extra) -> tuple:
-        """Keep the best (actions, score) seen so far, log iteration ``it`` in ``history`` and
-        call the callback; returns the updated best."""
+    def _record(
+        self, it: int, cands: torch.Tensor, scores: torch.Tensor, best: tuple, history: list, frames=None, **extra
+    ) -> tuple:
+        """Keep the best (actions, score, frames or None) seen so far, log iteration ``it`` in
+        ``history`` and call the callback; returns the updated best."""
         i = int(torch.argmax(scores))
         if float(scores[i]) > best[1]:
-            best = (cands[i].clone(), float(scores[i]))
+            best = (cands[i].clone(), float(scores[i]), None if frames is None else frames[i].copy())
         finite = scores[torch.isfinite(scores)]
         info = {
             "iteration": it,
@@ -263,15 +268,19 @@ class TrajectoryOptimizer:
         they are rolled out and scored (:meth:`evaluate`), the solver updates its search state,
         and the best so far and the history are recorded; then the solver picks the plan."""
         state = self.start_search(base)
-        best = (base.clone(), float("-inf"))
+        best = (base.clone(), float("-inf"), None)
         history: list[dict] = []
         for it in range(self.iterations):
             cands = self.propose(state, it, best[0])
             scores, frames = self.evaluate(frame, cands)
             state, notes = self.update(state, cands, scores)
-            best = self._record(it, cands, scores, best, history, **notes)
-        actions, score = self.finish(state, best, frame)
-        return PlanResult(actions, score, cands.numpy(), scores.numpy().astype(np.float32), frames, history)
+            best = self._record(it, cands, scores, best, history, frames, **notes)
+        out = self.finish(state, best, frame)  # (actions, score) or (actions, score, frames of the plan)
+        actions, score = out[0], out[1]
+        plan_frames = out[2] if len(out) > 2 else None
+        result = PlanResult(actions, score, cands.numpy(), scores.numpy().astype(np.float32), frames, history)
+        result.plan_frames = plan_frames
+        return result
 
     # --- what a solver supplies -------------------------------------------------------------
     def start_search(self, base: torch.Tensor):
@@ -286,9 +295,10 @@ class TrajectoryOptimizer:
         """The search state after scoring ``candidates``, and extra notes for the history."""
         return state, {}
 
-    def finish(self, state, best: tuple, frame: np.ndarray) -> tuple[np.ndarray, float]:
-        """The plan (T, A) and its score (default: the best candidate seen)."""
-        return best[0].numpy(), best[1]
+    def finish(self, state, best: tuple, frame: np.ndarray) -> tuple:
+        """The plan (T, A), its score and, when known, its predicted frames (T, H, W, 3)
+        (default: the best candidate seen). A solver may return just (plan, score)."""
+        return best[0].numpy(), best[1], best[2]
 
     # --- sampling helpers --------------------------------------------------------------------
     def noise(self, n: int, beta: float = 0.0) -> torch.Tensor:

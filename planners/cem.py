@@ -91,10 +91,10 @@ class CEM(TrajectoryOptimizer):
         notes = {"elite_mean": float(scores[order[: self.n_elites]].mean()), "std": float(std.mean())}
         return {**state, "mean": mean, "std": std, "carried": elite}, notes
 
-    def finish(self, state: dict, best: tuple, frame: np.ndarray) -> tuple[np.ndarray, float]:
+    def finish(self, state: dict, best: tuple, frame: np.ndarray) -> tuple:
         self._kept = state["carried"].clone() if state["n_keep"] else None
         if self.return_mean:  # the final mean, scored with one extra rollout
             mean = self.clip(state["mean"])
-            mean_score, _ = self.evaluate(frame, mean[None])
-            return mean.numpy(), float(mean_score[0])
-        return best[0].numpy(), best[1]
+            mean_score, frames = self.evaluate(frame, mean[None])
+            return mean.numpy(), float(mean_score[0]), None if frames is None else frames[0]
+        return best[0].numpy(), best[1], best[2]

@@ -62,9 +62,12 @@ class MPC:
         self.planner.shift(self.execute_steps, result.actions)
         return result.actions[: self.execute_steps].copy()
 
-    def predicted_frame(self, frame, plan: np.ndarray) -> np.ndarray:
+    def predicted_frame(self, frame, plan: np.ndarray, plan_frames: np.ndarray | None = None) -> np.ndarray:
         """The model's frame after the first ``execute_steps`` actions of ``plan`` from ``frame``
-        (what background planning plans from while those actions run)."""
+        (what background planning plans from while those actions run): taken from
+        ``plan_frames`` (the planner's own rollout of the plan) when given, else rolled out."""
+        if plan_frames is not None:
+            return np.asarray(plan_frames[self.execute_steps - 1])
         planner = self.planner
         batch = planner.model.predict_batch(frame, np.asarray(plan, np.float32)[None], seed=planner.rollout_seed)
         return np.asarray(batch.frames[0, self.execute_steps - 1])
@@ -119,8 +122,10 @@ class MPC:
                 if on_plan is not None:
                     on_plan(self.last)
                 if pool is not None and len(actions) + len(chunk) < max_steps:
-                    start, plan = np.asarray(obs), self.last.actions
-                    ahead = pool.submit(lambda s=start, p=plan: self.planner.plan(self.predicted_frame(s, p)))
+                    start, plan, seen = np.asarray(obs), self.last.actions, self.last.plan_frames
+                    ahead = pool.submit(
+                        lambda s=start, p=plan, f=seen: self.planner.plan(self.predicted_frame(s, p, f))
+                    )
                 obs, info, done = self._execute(env, chunk, per_step, max_steps, frames, actions)
         finally:
             if pool is not None:

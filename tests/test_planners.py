@@ -312,8 +312,10 @@ def test_background_planning_plans_each_chunk_from_the_predicted_frame_and_reach
     trace = mpc.run(env, max_steps=32, obs=obs, background=True)
     assert trace.success and len(seen) >= 2
     np.testing.assert_array_equal(seen[0], obs)
-    expected = mpc.predicted_frame(trace.frames[0], trace.plans[0].actions)
+    expected = mpc.predicted_frame(trace.frames[0], trace.plans[0].actions)  # a fresh rollout of the plan
     np.testing.assert_array_equal(seen[1], expected)
+    assert trace.plans[0].plan_frames.shape == (16, 64, 64, 3)  # CEM's own rollout of its plan, reused
+    np.testing.assert_array_equal(trace.plans[0].plan_frames[7], expected)
     assert not np.array_equal(seen[1], trace.frames[0])
 
 
