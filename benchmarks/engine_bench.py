@@ -93,7 +93,9 @@ def k1_threads(name: str, frame, frames: int, repeats: int) -> dict:
         eng = Engine.load(name, threads=threads)
         acts = np.random.default_rng(3).uniform(-1, 1, (frames, eng.spec.action_dim)).astype(np.float32)
         eng.predict(frame, acts)
-        out[f"threads_{threads}_s"] = float(np.median([eng.predict(frame, acts).wall_s for _ in range(repeats)]))
+        out[f"threads_{threads}_s"] = float(
+            np.median([eng.predict_batch(frame, acts[None]).wall_s for _ in range(repeats)])
+        )
     out["two_vs_one"] = out["threads_1_s"] / out["threads_2_s"]
     return out
 
