@@ -236,6 +236,20 @@ def test_verify_catches_a_tampered_mp4(push, tmp_path):
     ]
 
 
+def test_verify_never_reads_an_mp4_path_that_leaves_the_sink(push, tmp_path):
+    import pyarrow as pa
+
+    rows = [SourceRow("r0", png_bytes(push.example_frames[0]), npy_bytes(np.zeros((8, 2), np.float32)))]
+    predict_many(push, rows, tmp_path / "o", progress=False)
+    outside = tmp_path / "outside.mp4"
+    outside.write_bytes(b"a file the receipt must not reach")
+    table = pq.read_table(tmp_path / "o" / "metadata.parquet")
+    table = table.set_column(table.schema.get_field_index("mp4"), "mp4", pa.array(["../outside.mp4"]))
+    pq.write_table(table, tmp_path / "o" / "metadata.parquet")
+    report = verify(tmp_path / "o", push)
+    assert report.mismatches == [("r0", "the receipt's mp4 path '../outside.mp4' points outside the sink")]
+
+
 def test_lerobot_v3_written_and_read_back_with_matching_totals(episodes, push, tmp_path):
     src = PerturbedSource(EpisodeDirSource(episodes), k=1, scale=0.05, low=-1, high=1)
     result = predict_many(push, src, RolloutSink.lerobot(tmp_path / "lr", task="push the block"), progress=False)

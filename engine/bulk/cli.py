@@ -202,5 +202,10 @@ def register(sub) -> None:
     )
     ve.add_argument("sink", metavar="SINK")
     ve.add_argument("--model", default=None, help="engine to re-run with (default: the receipts' spec)")
-    ve.add_argument("--sample", type=int, default=None, help="check N rows drawn at random (default: all)")
+    ve.add_argument(
+        "--sample",
+        type=int,
+        default=None,
+        help="check only N rows drawn at random with --seed (default: every row); only those are re-run",
+    )
     ve.add_argument("--seed", type=int, default=0, help="seed of the sample draw")

@@ -71,7 +71,10 @@ def verify(path, model=None, *, sample: int | None = None, seed: int = 0, progre
     for rec in recs:
         rid = rec["row_id"]
         report.checked += 1
-        mp4_path = root / rec.get("mp4", f"videos/{rid}.mp4")
+        mp4_path = (root / str(rec.get("mp4") or f"videos/{rid}.mp4")).resolve()
+        if not mp4_path.is_relative_to(root.resolve()):  # receipts are data: a path may not leave the sink
+            report.mismatches.append((rid, f"the receipt's mp4 path {rec.get('mp4')!r} points outside the sink"))
+            continue
         if not mp4_path.exists():
             report.mismatches.append((rid, f"{mp4_path} is missing"))
             continue
