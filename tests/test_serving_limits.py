@@ -135,6 +135,16 @@ def test_engine_step_reads_peek_strictly_and_a_peek_never_advances_the_row(stric
             headers=AUTH,
         )
 
+    for rows in ([{"a": 1}], [[row]], [5]):
+        r = httpx.post(
+            strict.url + "/v1/engine/step",
+            files={"actions": ("a.npy", npy(ACTS[None, :4]), "application/octet-stream")},
+            data={"rows": json.dumps(rows), "chunk_index": "[0]"},
+            headers=AUTH,
+        )
+        assert r.status_code == 422 and "rows must be a JSON list of strings; item 0 is" in r.json()["detail"], r.text
+    r = httpx.post(strict.url + "/v1/engine/release", json={"rows": [{"a": 1}]}, headers=AUTH)
+    assert r.status_code == 422 and "row ids as strings" in r.json()["detail"]
     bad = step("maybe")
     assert bad.status_code == 422 and "peek must be 1/true or 0/false, got 'maybe'" in bad.json()["detail"]
     assert step("True").status_code == 200  # a peek, in any case: the row stays at chunk 0

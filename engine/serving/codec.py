@@ -62,12 +62,21 @@ def wants_npy(accept: str | None) -> bool:
     return bool(accept) and MEDIA_NPY in accept
 
 
-def parse_json_list(text: str, *, name: str) -> list:
-    """A form field holding a JSON list (e.g. ``seeds``, ``rows``)."""
+def parse_json_list(text: str, *, name: str, items: type | tuple[type, ...] | None = None) -> list:
+    """A form field holding a JSON list (e.g. ``seeds``, ``rows``), its items of type ``items``
+    when given (a dict or a list where an id belongs is a 422, not a 500)."""
     try:
         value = json.loads(text)
     except ValueError:
         raise WireError(422, "invalid_field", f"{name} must be a JSON list, got {text[:80]!r}") from None
     if not isinstance(value, list):
         raise WireError(422, "invalid_field", f"{name} must be a JSON list, got {type(value).__name__}")
+    if items is not None:
+        for i, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, items):
+                kinds = items if isinstance(items, tuple) else (items,)
+                want = " or ".join({str: "strings", int: "integers"}.get(k, k.__name__) for k in kinds)
+                raise WireError(
+                    422, "invalid_field", f"{name} must be a JSON list of {want}; item {i} is {json.dumps(item)[:60]}"
+                )
     return value

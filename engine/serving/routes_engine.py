@@ -97,8 +97,8 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         (B, chunk_size, H, W, 3) as .npy."""
         form = await read_form(request, max_files=1)
         expect_fields(form, "/v1/engine/step", {"rows", "chunk_index", "actions", "peek"})
-        ids = parse_json_list(text_field(form, "rows") or "[]", name="rows")
-        expect = parse_json_list(text_field(form, "chunk_index") or "[]", name="chunk_index")
+        ids = parse_json_list(text_field(form, "rows") or "[]", name="rows", items=str)
+        expect = parse_json_list(text_field(form, "chunk_index") or "[]", name="chunk_index", items=int)
         if not ids or len(ids) != len(expect) or len(set(ids)) != len(ids):
             raise WireError(
                 422,
@@ -163,9 +163,10 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         """Close session rows: JSON ``{"rows": [...]}``; unknown ids are ignored."""
         try:
             body = json.loads(await request.body())
-            ids = body["rows"]
-            assert isinstance(ids, list)
-        except (ValueError, KeyError, TypeError, AssertionError):
-            raise WireError(422, "invalid_input", 'expected a JSON body {"rows": [ids]}') from None
+        except ValueError:
+            body = None
+        ids = body.get("rows") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise WireError(422, "invalid_input", 'expected a JSON body {"rows": [row ids as strings]}')
         closed = sum(svc.sessions.close(str(i)) for i in ids)
         return {"closed": closed}
