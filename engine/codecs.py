@@ -55,11 +55,25 @@ def image_from_bytes(
             raise ValueError(f"{name} is a damaged {img.format} image: {type(e).__name__}: {e}") from None
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def array_from_npy_bytes(data: bytes, *, name: str = "actions") -> np.ndarray:
     """Parse ``.npy`` bytes with pickles disabled (an object array is refused, ValueError)."""
 
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"{name} must be .npy bytes, got {type(data).__name__}")
+    head = bytes(data[:6])
+    if head[:1] == b"\x80":  # a pickle's protocol opcode
+        raise ValueError(
+            f"{name}: pickled .npy data is refused (this is a pickle, not a .npy); "
+            "send a plain numeric array written with numpy.save"
+        )
+    if head != NPY_MAGIC:  # np.load would take anything else for a pickle and say so
+        raise ValueError(
+            f"{name} is not a .npy file: it must start with the .npy magic {NPY_MAGIC!r}, got {bytes(data[:16])!r} "
+            f"({len(data)} bytes; write it with numpy.save)"
+        )
     try:
         arr = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as e:

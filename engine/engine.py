@@ -148,6 +148,7 @@ class Engine(BaseEngine):
             reference DreamDojo checkpoint file (then ``vae_weights`` and ``context`` are
             passed to :func:`engine.reference.import_reference_checkpoint`).
         """
+        resolve_device(device)  # a device this machine lacks is named before any weights load
         kw = dict(
             device=device,
             dtype=dtype,

@@ -43,7 +43,23 @@ def _unknown_model(name: str) -> Exception:
 def resolve_device(device) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r} ({e})") from None
+    if dev.type == "cuda":
+        if torch.version.cuda is None:
+            raise ValueError(
+                f"device {device!r} asked for CUDA, but this torch ({torch.__version__}) is a CPU-only build; "
+                "install a CUDA build of torch, or use device='cpu'"
+            )
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for CUDA, but no CUDA GPU is visible to torch")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type != "cpu":
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    return dev
 
 
 def resolve_dtype(spec: ModelSpec, device: torch.device, dtype) -> torch.dtype:

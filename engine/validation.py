@@ -95,6 +95,9 @@ def as_frames(frames, spec: ModelSpec, *, name: str = "start_frames") -> np.ndar
     return np.stack([as_frame(f, spec, name=f"{name}[{i}]") for i, f in enumerate(frames)])
 
 
+F32_MAX = float(np.finfo(np.float32).max)
+
+
 def as_actions(actions, spec: ModelSpec, *, batched: bool = False, name: str = "actions") -> np.ndarray:
     """Actions as float32 (T, A) (or (K, T, A) when ``batched``), checked against the spec:
     T a positive multiple of chunk_size, A = action_dim, finite, within bounds (clipped
@@ -124,9 +127,12 @@ def as_actions(actions, spec: ModelSpec, *, batched: bool = False, name: str = "
         raise ValueError(f"{name} length T must be at most {MAX_FRAMES} frames per rollout, got T = {t}")
     if batched and actions.shape[0] > MAX_CANDIDATES:
         raise ValueError(f"{name} must hold at most {MAX_CANDIDATES} candidates per call, got K = {actions.shape[0]}")
-    actions = actions.astype(np.float32, copy=True)
     if not np.isfinite(actions).all():
         raise ValueError(f"{name} must be finite; found NaN or inf")
+    big = float(np.abs(actions).max())
+    if big > F32_MAX:  # finite as given, but float32 (what the model runs) would make it inf
+        raise ValueError(f"{name} must fit in float32 (|a| <= {F32_MAX:.4g}); got a value of magnitude {big:.4g}")
+    actions = actions.astype(np.float32, copy=True)
     lo, hi = spec.action_low, spec.action_high
     if spec.out_of_bounds == "clip":
         np.clip(actions, lo, hi, out=actions)

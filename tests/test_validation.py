@@ -74,6 +74,28 @@ def test_actions_not_finite(guarded, frame, bad):
         guarded.predict(frame, a)
 
 
+def test_finite_float64_actions_beyond_float32_are_named_as_such(guarded, frame):
+    a = ok_actions(guarded.spec).astype(np.float64)
+    a[0, 0] = 1e300
+    with pytest.raises(ValueError, match=r"must fit in float32 .* magnitude 1e\+300"):
+        guarded.predict(frame, a)
+
+
+def test_bytes_that_are_not_a_npy_are_named_for_what_they_are():
+    import pickle
+
+    from engine.codecs import array_from_npy_bytes
+
+    with pytest.raises(ValueError, match=r"is not a .npy file: it must start with the .npy magic.*0.1,0.2"):
+        array_from_npy_bytes(b"0.1,0.2\n0.3,0.4\n")  # a CSV was called "pickled" before
+    with pytest.raises(ValueError, match="pickled .npy data is refused .this is a pickle"):
+        array_from_npy_bytes(pickle.dumps([0.1, 0.2]))
+    with pytest.raises(ValueError, match="pickled .npy data is refused"):
+        buf = __import__("io").BytesIO()
+        np.save(buf, np.array([{}], dtype=object), allow_pickle=True)
+        array_from_npy_bytes(buf.getvalue())
+
+
 def test_actions_out_of_bounds(guarded, frame):
     a = ok_actions(guarded.spec)
     a[0, 1] = 1.5
@@ -179,3 +201,14 @@ def test_as_int_takes_numpy_integers_and_as_real_refuses_nan():
         as_real(float("nan"), "x")
     with pytest.raises(ValueError, match="x must be > 0, got 0.0"):
         as_real(0.0, "x", low=0, open_low=True)
+
+
+def test_a_cuda_device_on_a_machine_without_one_is_named_before_loading():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="asked for CUDA, but"):
+        Engine.load("tiny-random", device="cuda")
+    with pytest.raises(ValueError, match=r"device must be 'cpu', 'cuda' or 'cuda:N', got 'tpu'"):
+        Engine.load("tiny-random", device="tpu")
