@@ -54,7 +54,11 @@ class SB3VecEnv(VecEnv):
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions, dtype=np.float32).reshape(self.num_envs, *self.action_space.shape)
+        a = np.asarray(actions, dtype=np.float32)
+        want = (self.num_envs, *self.action_space.shape)
+        if a.shape != want:  # SB3's policies give exactly this; anything else is not reshaped on a guess
+            raise ValueError(f"actions must have shape (num_envs, *action_space.shape) = {want}, got {a.shape}")
+        self._actions = a
 
     def step_wait(self):
         if self._actions is None:

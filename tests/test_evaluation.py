@@ -207,6 +207,8 @@ def test_evaluate_policies_refuses_bad_arguments(push):
         evaluate_policies({"r": RandomPolicy()}, dream, real, episodes=0, seed=0, max_frames=8)
     with pytest.raises(ValueError, match="max_frames must be None or an int >= 1, got 0"):
         evaluate_policies({"r": RandomPolicy()}, dream, real, episodes=1, seed=0, max_frames=0)
+    with pytest.raises(ValueError, match="multiple of dream_env's chunk of 8 .*would run 8.*got 5"):
+        evaluate_policies({"r": RandomPolicy()}, dream, real, episodes=1, seed=0, max_frames=5)
     no_goal = DreamEnv(engine=push)  # resets from its example frames, with no goal
     with pytest.raises(ValueError, match="no 'goal_image'"):
         evaluate_policies({"r": RandomPolicy()}, dream, no_goal, **kw)

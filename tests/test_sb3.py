@@ -42,6 +42,14 @@ def test_episode_ends_follow_sb3s_conventions():
     assert not np.array_equal(obs2[0], infos[0]["terminal_observation"])  # already reset
 
 
+def test_flat_actions_are_refused_not_reshaped_on_a_guess():
+    venv = make_sb3_vec_env(num_envs=2, engine="tiny-random", start_frames=STARTS, max_episode_steps=2)
+    venv.reset()
+    flat = np.zeros((2, int(np.prod(venv.action_space.shape))), np.float32)
+    with pytest.raises(ValueError, match=r"actions must have shape \(num_envs, \*action_space.shape\) = \(2, 4, 2\)"):
+        venv.step(flat)
+
+
 def test_the_adapter_needs_same_step_autoreset():
     from dreamgym import DreamVectorEnv
 

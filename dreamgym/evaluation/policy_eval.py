@@ -339,6 +339,15 @@ def evaluate_policies(
     seed = as_int(seed, "seed", low=0)
     if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
         raise ValueError(f"max_frames must be None or an int >= 1, got {max_frames!r}")
+    if max_frames is not None:
+        for env_name, env in (("dream_env", dream_env), ("real_env", real_env)):
+            shape = tuple(getattr(env.action_space, "shape", ()) or ())
+            if len(shape) == 2 and max_frames % shape[0]:  # a chunk env runs whole chunks
+                raise ValueError(
+                    f"max_frames must be a multiple of {env_name}'s chunk of {shape[0]} actions (an episode "
+                    f"runs whole chunks, so {max_frames} frames would run {-(-max_frames // shape[0]) * shape[0]}), "
+                    f"got {max_frames}"
+                )
     for name, judge in (("dream_success", dream_success), ("real_success", real_success)):
         if judge is not None and not callable(judge):
             raise TypeError(f"{name} must be None or callable as judge(frames, goal_image) -> bool, got {judge!r}")
