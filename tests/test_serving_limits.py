@@ -152,6 +152,17 @@ def test_engine_step_reads_peek_strictly_and_a_peek_never_advances_the_row(stric
     assert step("0", chunk_index=1).status_code == 200
 
 
+def test_a_websocket_without_the_key_is_closed_with_code_1008(strict):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url = strict.url.replace("http://", "ws://") + "/v1/sessions/nope/stream"
+    with connect(url) as ws:
+        with pytest.raises(ConnectionClosed) as info:
+            ws.recv(timeout=10)
+    assert info.value.rcvd.code == 1008 and info.value.rcvd.reason == "missing or wrong API key"
+
+
 def test_too_many_candidates_and_unknown_endpoints(strict):
     r = post(strict.url, "/v1/predict/batch", frame=png(FRAME), actions=[npy(ACTS)] * 5)
     assert r.status_code == 422 and "max_candidates = 4" in r.json()["detail"]

@@ -42,7 +42,12 @@ class Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket":
             if not self._authorized(scope):
-                await send({"type": "websocket.close", "code": 1008, "reason": "missing or wrong API key"})
+                # closing before accepting is an HTTP 403 to the client; accept, then close with
+                # the policy-violation code so the client reads 1008 and the reason
+                message = await receive()
+                if message.get("type") == "websocket.connect":
+                    await send({"type": "websocket.accept"})
+                    await send({"type": "websocket.close", "code": 1008, "reason": "missing or wrong API key"})
                 return
             return await self.app(scope, receive, send)
         if scope["type"] != "http":
