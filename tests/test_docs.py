@@ -60,3 +60,16 @@ def test_worlds_doc_code_runs():
     assert scope["model"].predict(
         scope["obs"], scope["zoo"]["expert"]({"observation": scope["obs"], "desired_goal": scope["info"]["goal_image"]})
     ).frames.shape == (8, 64, 64, 3)
+
+
+def test_serving_docs_client_blocks_run_as_pasted_against_a_real_server(push_server, tmp_path, monkeypatch):
+    """docs/serving.md's SDK and RemoteEngine blocks, with only the server's address changed."""
+    sdk, remote = [b for b in python_blocks(ROOT / "docs" / "serving.md") if "127.0.0.1:8000" in b]
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(sdk.replace("http://127.0.0.1:8000", push_server.url), "docs/serving.md", "exec"), scope)
+    assert (tmp_path / "rollout.mp4").stat().st_size > 0 and scope["result"].ok == 1
+    assert len(scope["frames"]) == 9
+    scope = {}
+    exec(compile(remote.replace("http://127.0.0.1:8000", push_server.url), "docs/serving.md", "exec"), scope)
+    assert scope["plan"].actions.shape == (16, 2) and scope["b"].frames.shape == (2, 16, 64, 64, 3)
