@@ -4,6 +4,8 @@ needs its weights)."""
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -73,3 +75,15 @@ def test_serving_docs_client_blocks_run_as_pasted_against_a_real_server(push_ser
     scope = {}
     exec(compile(remote.replace("http://127.0.0.1:8000", push_server.url), "docs/serving.md", "exec"), scope)
     assert scope["plan"].actions.shape == (16, 2) and scope["b"].frames.shape == (2, 16, 64, 64, 3)
+
+
+@pytest.mark.slow
+def test_env_docs_sb3_block_runs_as_pasted(tmp_path, monkeypatch):
+    pytest.importorskip("stable_baselines3")
+    (block,) = [b for b in python_blocks(ROOT / "docs" / "env.md") if "stable_baselines3" in b]
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(block, "docs/env.md", "exec"), scope)
+    assert scope["model"].num_timesteps >= 256
+    episodes = scope["model"].ep_info_buffer  # what VecMonitor logged: episode return and length
+    assert len(episodes) >= 8 and all(e["l"] == 4 for e in episodes) and any(e["r"] != 0 for e in episodes)
