@@ -5,7 +5,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint bench data retrain
+.PHONY: setup demo test lint bench data retrain pusht-data pusht-train
 
 setup:
 	@VENV=$(VENV) bash scripts/setup.sh
@@ -47,3 +47,16 @@ retrain: data
 		--vae-steps 1600 --dit-steps 6500 --seed 0 --threads 2
 	$(PY) -m engine.training --data runs/data/push_train.npz --spec push-64 --out runs/push64 \
 		--vae-steps 1600 --dit-steps 9500 --seed 0 --threads 2 --install
+
+# pusht-64 (docs/pusht.md; needs the pusht extra, which the test extra includes): the PushT
+# dataset (1000 episodes, about 6 minutes), then the VAE (1600 steps on 9-frame clips, one
+# thread) and the DiT (bf16 autocast, 9500 steps). Every phase resumes from runs/pusht64; the
+# run is in progress across sessions, and --install is left to the run that finishes it.
+pusht-data: setup
+	test -f runs/data/pusht_train.npz || $(PY) -m dreamgym.pusht.episodes --out runs/data/pusht_train.npz --episodes 1000 --length 96
+
+pusht-train: pusht-data
+	OMP_NUM_THREADS=1 $(PY) -m engine.training --data runs/data/pusht_train.npz --spec pusht-64 --out runs/pusht64 \
+		--vae-steps 1600 --seed 0 --threads 1 --stop-after vae
+	$(PY) -m engine.training --data runs/data/pusht_train.npz --spec pusht-64 --out runs/pusht64 \
+		--vae-steps 1600 --dit-steps 9500 --precision bf16 --seed 0 --threads 2
