@@ -62,6 +62,10 @@ def test_pair_dir_source_and_its_orphans(tmp_path, push):
     (tmp_path / "b.png").write_bytes(png_bytes(push.example_frames[1]))
     with pytest.raises(ValueError, match=r"without their pair.*\['b'\]"):
         PairDirSource(tmp_path)
+    (tmp_path / "b.png").rename(tmp_path / "B.PNG")  # a camera's upper-case extension pairs too
+    np.save(tmp_path / "B.npy", np.zeros((8, 2), np.float32))
+    rows = list(PairDirSource(tmp_path))
+    assert [r.row_id for r in rows] == ["B", "a"] and rows[0].frame_bytes == png_bytes(push.example_frames[1])
 
 
 def test_perturbed_source_marks_parents_and_draws_seeded_noise(episodes):

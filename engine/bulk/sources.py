@@ -101,19 +101,33 @@ class PairDirSource(IterableSource):
 
     def __init__(self, path) -> None:
         self.root = _directory(path, "PairDirSource")
-        frames = {p.stem: p for p in self.root.glob("*.png")}
-        actions = {p.stem: p for p in self.root.glob("*.npy")}
+        files = [p for p in self.root.iterdir() if p.is_file()]
+        # extensions in any case (a camera's IMG_1.PNG); a stem with two of one kind is ambiguous
+        frames = _by_stem([p for p in files if p.suffix.lower() == ".png"], ".png", self.root)
+        actions = _by_stem([p for p in files if p.suffix.lower() == ".npy"], ".npy", self.root)
         orphans = sorted(set(frames) ^ set(actions))
         if orphans:
             raise ValueError(f"PairDirSource: {self.root} has files without their pair (.png + .npy): {orphans}")
         if not frames:
             raise FileNotFoundError(f"PairDirSource: no .png + .npy pairs in {self.root}")
         self.ids = sorted(frames)
+        self.frames, self.actions = frames, actions
         self.rows_hint = len(self.ids)
 
     def __iter__(self) -> Iterator[SourceRow]:
         for rid in self.ids:
-            yield SourceRow(rid, (self.root / f"{rid}.png").read_bytes(), (self.root / f"{rid}.npy").read_bytes(), {})
+            yield SourceRow(rid, self.frames[rid].read_bytes(), self.actions[rid].read_bytes(), {})
+
+
+def _by_stem(paths: list[Path], kind: str, root: Path) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for p in sorted(paths):
+        if p.stem in out:
+            raise ValueError(
+                f"PairDirSource: {root} holds two {kind} files for {p.stem!r}: {out[p.stem].name}, {p.name}"
+            )
+        out[p.stem] = p
+    return out
 
 
 class PerturbedSource(IterableSource):
