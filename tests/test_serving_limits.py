@@ -163,6 +163,23 @@ def test_a_websocket_without_the_key_is_closed_with_code_1008(strict):
     assert info.value.rcvd.code == 1008 and info.value.rcvd.reason == "missing or wrong API key"
 
 
+def test_a_binary_websocket_frame_gets_an_error_message_and_the_stream_stays_open(strict):
+    from websockets.sync.client import connect
+
+    created = httpx.post(
+        strict.url + "/v1/sessions", files={"initial_frame": ("f.png", png(FRAME), "image/png")}, headers=AUTH
+    )
+    sid = created.json()["id"]
+    url = strict.url.replace("http://", "ws://") + f"/v1/sessions/{sid}/stream"
+    with connect(url, additional_headers=AUTH) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "session_started"
+        ws.send(b"\x00\x01binary")
+        err = json.loads(ws.recv(timeout=10))
+        assert err["type"] == "error" and "got a binary frame" in err["error"]["message"]
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
+
+
 def test_too_many_candidates_and_unknown_endpoints(strict):
     r = post(strict.url, "/v1/predict/batch", frame=png(FRAME), actions=[npy(ACTS)] * 5)
     assert r.status_code == 422 and "max_candidates = 4" in r.json()["detail"]

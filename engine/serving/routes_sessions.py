@@ -88,8 +88,14 @@ def add_routes(app: FastAPI, svc: Service) -> None:
         await ws.send_json({"type": "session_started", "session_id": sid, "chunk_index": row.chunk_index})
         try:
             while True:
+                raw = await ws.receive()
+                if raw["type"] == "websocket.disconnect":
+                    return
+                if raw.get("text") is None:  # a binary frame: said, not a dropped stream
+                    await ws_error(ws, "invalid_message", "messages must be JSON text frames, got a binary frame")
+                    continue
                 try:
-                    msg = json.loads(await ws.receive_text())
+                    msg = json.loads(raw["text"])
                 except ValueError:
                     await ws_error(ws, "invalid_message", "messages must be JSON objects")
                     continue
