@@ -345,3 +345,18 @@ def test_predict_many_refuses_flags_it_would_ignore_or_misapply(tmp_path, capsys
     err = capsys.readouterr().err
     assert code == 2 and message in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_corrupt_lerobot_dataset_is_named_file_by_file(episodes, push, tmp_path):
+    src = PerturbedSource(EpisodeDirSource(episodes), k=1, scale=0.05, low=-1, high=1)
+    predict_many(push, src, RolloutSink.lerobot(tmp_path / "lr", task="push"), progress=False)
+    info = tmp_path / "lr" / "meta" / "info.json"
+    good = info.read_text()
+    info.write_text(good[: len(good) // 2])
+    with pytest.raises(ValueError, match="info.json is not valid JSON"):
+        LeRobotDataset(tmp_path / "lr")
+    info.write_text(good)
+    (part,) = (tmp_path / "lr" / "meta" / "episodes").glob("chunk-*/file-*.parquet")
+    part.write_bytes(b"PAR1 not really")
+    with pytest.raises(ValueError, match="file-000.parquet is not a readable parquet file"):
+        LeRobotDataset(tmp_path / "lr")

@@ -62,7 +62,12 @@ class LeRobotDataset:
         info_path = self.root / "meta" / "info.json"
         if not info_path.is_file():
             raise FileNotFoundError(f"{self.root} is not a LeRobot dataset: no meta/info.json")
-        self.info = json.loads(info_path.read_text())
+        try:
+            self.info = json.loads(info_path.read_text())
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ValueError(f"{info_path} is not valid JSON ({e}); expected LeRobot's info.json object") from None
+        if not isinstance(self.info, dict) or not isinstance(self.info.get("features"), dict):
+            raise ValueError(f"{info_path} must be a JSON object with a 'features' mapping (LeRobot's info.json)")
         version = str(self.info.get("codebase_version", ""))
         if not version.startswith("v3"):
             raise ValueError(f"{self.root}: codebase_version {version!r}; this reader reads v3.x datasets")
@@ -71,9 +76,15 @@ class LeRobotDataset:
         files = sorted((self.root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
         if not files:
             raise FileNotFoundError(f"{self.root}: no meta/episodes/chunk-*/file-*.parquet")
-        self.episodes = sorted(
-            (row for f in files for row in pq.read_table(f).to_pylist()), key=lambda e: e["episode_index"]
-        )
+        rows = []
+        for f in files:
+            try:
+                rows += pq.read_table(f).to_pylist()
+            except Exception as e:  # noqa: BLE001 - pyarrow raises several kinds for a corrupt file
+                raise ValueError(f"{f} is not a readable parquet file ({type(e).__name__}: {e})") from None
+        if any("episode_index" not in r for r in rows):
+            raise ValueError(f"{self.root}: meta/episodes rows must have an 'episode_index' column")
+        self.episodes = sorted(rows, key=lambda e: e["episode_index"])
         self.video_keys = [k for k, f in self.info["features"].items() if f.get("dtype") == "video"]
         self._data_cache: tuple[Path, object] | None = None
 
