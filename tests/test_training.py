@@ -145,3 +145,23 @@ def test_an_unknown_training_precision_is_refused():
 
     with pytest.raises(ValueError, match=r"precision must be one of \['fp32', 'bf16'\], got 'fp8'"):
         TrainConfig(precision="fp8")
+
+
+def test_self_conditioning_trains_on_the_models_own_handoff(tmp_path):
+    """dit_self_cond: a share of the clips start from the frame the model itself hands over
+    after the clip one chunk earlier (sampled, decoded, quantised, re-encoded: inference's pixel
+    handoff), so the DiT learns to continue from its own outputs."""
+    data = generate_episodes(3, seed=13, length=24)
+    cfg = TrainConfig(vae_steps=2, vae_batch=2, dit_steps=3, dit_batch=4, clip_stride=4, dit_self_cond=1.0)
+    trainer = Trainer(small_spec(), data["frames"], data["actions"], tmp_path / "run", cfg, progress=False)
+    per_episode = len(range(0, 25 - 8, 4))  # 25 frames: clips at 0, 4, 8, 12, 16; a chunk is 2 strides
+    prev = trainer.previous_clips(3 * per_episode)
+    assert prev.tolist() == [-1, -1, 0, 1, 2, -1, -1, 5, 6, 7, -1, -1, 10, 11, 12]
+    ckpt = trainer.run()
+    log = [json.loads(line) for line in (tmp_path / "run" / "loss_log.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in log].count("dit") == 3 and all(np.isfinite(r["loss"]) for r in log)
+    assert Engine.load(ckpt).predict(data["frames"][0, 0], data["actions"][0, :8], num_steps=1).frames.shape[0] == 8
+    import pytest
+
+    with pytest.raises(ValueError, match=r"dit_self_cond must be in \[0, 1\], got 1.5"):
+        TrainConfig(dit_self_cond=1.5)

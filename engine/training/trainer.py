@@ -62,6 +62,7 @@ class TrainConfig:
     dit_lr: float = 1e-3
     dit_warmup: int = 100
     dit_stop_at: int = 0  # >0: end the DiT phase after this step (states kept); the schedule still spans dit_steps
+    dit_self_cond: float = 0.0  # share of clips conditioned on the model's own prediction of their start frame
     ema_decay: float = 0.998
     save_every: int = 250
     threads: int = 0  # 0: leave torch's default
@@ -77,8 +78,15 @@ class TrainConfig:
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
                 raise TypeError(f"TrainConfig.{f.name} must be a finite number, got {v!r}")
             low = 1 if f.name in ("vae_batch", "dit_batch", "clip_stride", "save_every") else 0
-            if v < low or (f.name.endswith("_lr") and v <= 0) or (f.name == "ema_decay" and v >= 1):
-                bound = "in [0, 1)" if f.name == "ema_decay" else ("> 0" if f.name.endswith("_lr") else f">= {low}")
+            unit = f.name in ("ema_decay", "dit_self_cond")
+            if v < low or (f.name.endswith("_lr") and v <= 0) or (f.name == "ema_decay" and v >= 1) or (unit and v > 1):
+                bound = (
+                    "in [0, 1)"
+                    if f.name == "ema_decay"
+                    else "in [0, 1]"
+                    if unit
+                    else ("> 0" if f.name.endswith("_lr") else f">= {low}")
+                )
                 raise ValueError(f"TrainConfig.{f.name} must be {bound}, got {v}")
 
 
@@ -261,7 +269,48 @@ class Trainer:
         return latents, actions
 
     # -- phase 3: DiT ------------------------------------------------------------------------
-    def train_dit(self, latents: torch.Tensor, actions: torch.Tensor) -> ActionConditionedDiT:
+    def previous_clips(self, m: int) -> torch.Tensor:
+        """Index (M,) int64 of each clip's predecessor (same episode, one chunk earlier: its
+        last frame is this clip's start frame), -1 where there is none."""
+        cs, stride = self.spec.chunk_size, self.cfg.clip_stride
+        n, length = self.frames.shape[:2]
+        per_episode = len(range(0, length - cs, stride))
+        out = torch.full((m,), -1, dtype=torch.long)
+        if cs % stride:
+            return out  # no clip starts exactly one chunk earlier
+        back = cs // stride
+        k = torch.arange(m) % per_episode
+        has = k >= back
+        out[has] = torch.arange(m)[has] - back
+        return out
+
+    @torch.no_grad()
+    def self_conditioning(self, dit, vae, normalizer, prev_latents, prev_actions, g) -> torch.Tensor:
+        """The start-frame latents (B, C, 1, h, w) the model itself hands over after the previous
+        chunk: sample that chunk from its true start with its true actions, decode it, quantise the
+        last frame to uint8 and encode it alone, exactly as inference's pixel handoff does."""
+        from ..sampling import denoise_chunk
+        from ..tokenizer import vae_decode, vae_encode_first_frames
+
+        spec = self.spec
+        noise = torch.randn(prev_latents.shape, generator=g)
+        with autocast(self.cfg.precision):
+            lat = denoise_chunk(
+                dit,
+                prev_latents[:, :, :1],
+                prev_actions,
+                noise,
+                num_steps=spec.num_steps,
+                guidance=0.0,
+                shift=spec.shift,
+                sigma_max=spec.sigma_max,
+            )
+        dtype = next(vae.parameters()).dtype
+        last = vae_decode(vae, normalizer.denormalize(lat).to(dtype))[:, :, -1:].float()
+        last = ((last + 1.0) * 127.5).round().clamp(0, 255) / 127.5 - 1.0  # what a uint8 frame holds
+        return normalizer.normalize(vae_encode_first_frames(vae, last.to(dtype)))
+
+    def train_dit(self, latents: torch.Tensor, actions: torch.Tensor, vae=None) -> ActionConditionedDiT:
         spec, cfg = self.spec, self.cfg
         torch.manual_seed(cfg.seed + 1)
         dit = ActionConditionedDiT(spec).train()
@@ -285,9 +334,19 @@ class Trainer:
         shift = spec.shift
         end = min(cfg.dit_stop_at, cfg.dit_steps) if cfg.dit_stop_at > 0 else cfg.dit_steps
         bar = self._bar(end, start, "dit")
+        prev = self.previous_clips(m)
+        if cfg.dit_self_cond and vae is None:
+            raise ValueError("dit_self_cond needs the VAE (the handoff is decoded and re-encoded)")
+        normalizer = LatentNormalizer.of(vae, spec.latent_channels) if cfg.dit_self_cond else None
         for step in range(start, end):
             idx = torch.randint(0, m, (b,), generator=g)
             x0, act = latents[idx], actions[idx]
+            if cfg.dit_self_cond:
+                pick = (torch.rand(b, generator=g) < cfg.dit_self_cond) & (prev[idx] >= 0)
+                if pick.any():
+                    j = prev[idx[pick]]
+                    x0 = x0.clone()
+                    x0[pick, :, :1] = self.self_conditioning(dit, vae, normalizer, latents[j], actions[j], g)
             u = torch.rand(b, generator=g)
             sigma = shift * u / (1 + (shift - 1) * u)
             eps = torch.randn(x0.shape, generator=g)
@@ -338,7 +397,7 @@ class Trainer:
         latents, actions = self.encode_clips(vae)
         if stop_after == "latents":
             return None
-        dit = self.train_dit(latents, actions)
+        dit = self.train_dit(latents, actions, vae)
         if 0 < self.cfg.dit_stop_at < self.cfg.dit_steps:
             return None
         ckpt = Path(checkpoint_dir) if checkpoint_dir else self.out / "checkpoint"
