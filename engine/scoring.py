@@ -177,23 +177,27 @@ class LatentGoalDistance:
 
     reads = "latents"
 
-    def __init__(self, goal_latent) -> None:
+    def __init__(self, goal_latent, *, blur_sigma: float = 0.0) -> None:
         z = torch.as_tensor(goal_latent, dtype=torch.float32)
         if z.ndim != 5 or z.shape[0] != 1 or z.shape[2] != 1 or not torch.isfinite(z).all():
             raise ValueError(f"goal_latent must be a finite (1, C, 1, h, w) latent, got shape {tuple(z.shape)}")
-        self.goal_latent = z
+        if isinstance(blur_sigma, bool) or not isinstance(blur_sigma, int | float) or not 0 <= blur_sigma < 1e3:
+            raise ValueError(f"blur_sigma must be a finite number >= 0 (latent pixels), got {blur_sigma!r}")
+        self.goal_latent, self.blur_sigma = z, float(blur_sigma)
+        self._goal_b = blur(z[:, :, 0], self.blur_sigma)
 
     @classmethod
-    def for_model(cls, model, goal_image) -> LatentGoalDistance:
+    def for_model(cls, model, goal_image, *, blur_sigma: float = 0.0) -> LatentGoalDistance:
         """The scorer of ``goal_image`` (H, W, 3) uint8 in ``model``'s latent space (a model
-        with ``encode``, e.g. :class:`engine.Engine`)."""
+        with ``encode``, e.g. :class:`engine.Engine`); ``blur_sigma`` blurs both latent maps
+        (in latent pixels) before comparing, as :class:`GoalDistance` does with pixels."""
         if not callable(getattr(model, "encode", None)):
             raise TypeError(
                 f"a latent scorer needs a model with encode(frames) (a local engine.Engine), got {type(model).__name__}"
             )
         from .validation import as_frame
 
-        return cls(model.encode(as_frame(goal_image, model.spec)[None]))
+        return cls(model.encode(as_frame(goal_image, model.spec)[None]), blur_sigma=blur_sigma)
 
     def __call__(self, latents, actions=None) -> torch.Tensor:
         z = torch.as_tensor(latents, dtype=torch.float32)
@@ -202,7 +206,8 @@ class LatentGoalDistance:
                 f"latents must be (K, {self.goal_latent.shape[1]}, F, {self.goal_latent.shape[3]}, "
                 f"{self.goal_latent.shape[4]}), got {tuple(z.shape)}"
             )
-        d = ((z[:, :, -1:] - self.goal_latent) ** 2).mean(dim=(1, 2, 3, 4))
+        last = blur(z[:, :, -1], self.blur_sigma)
+        d = ((last - self._goal_b) ** 2).mean(dim=(1, 2, 3))
         return nan_to_worst(-d)
 
 
