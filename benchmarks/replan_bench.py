@@ -46,8 +46,8 @@ class WithSteps:
     def predict_latents(self, start_frame, actions, seed=0):
         return self.engine.predict_latents(start_frame, actions, seed=seed, num_steps=self.num_steps)
 
-    def encode(self, frames):
-        return self.engine.encode(frames)
+    def encode_still(self, frames):
+        return self.engine.encode_still(frames)
 
 
 def replan_seconds(engine: Engine, num_steps: int, episodes: int, budget: str, latent: bool = False) -> list[float]:

@@ -233,6 +233,11 @@ class Engine(BaseEngine):
         """(B, H, W, 3) uint8 -> normalised latents (B, C, 1, h, w) float32 (:class:`Tokenizer`)."""
         return self.tokenizer.encode(frames)
 
+    def encode_still(self, frames: np.ndarray) -> torch.Tensor:
+        """(B, H, W, 3) uint8 -> latents (B, C, F, h, w) of each frame held still for a chunk
+        (:meth:`Tokenizer.encode_still`): what a goal looks like to a latent scorer."""
+        return self.tokenizer.encode_still(frames)
+
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """Normalised latents (B, C, F, h, w) -> frames (B, 1 + tf * (F - 1), H, W, 3) uint8."""
         return self.tokenizer.decode(latents)

@@ -87,13 +87,14 @@ class LatentRolloutModel(RolloutModel, Protocol):
     latents (``scorer.reads == "latents"``, e.g. :class:`~engine.scoring.LatentGoalDistance`):
     the last chunk is then never decoded.
 
-    ``encode(frames (B, H, W, 3) uint8) -> (B, C, 1, h, w)`` float32 normalised latents;
+    ``encode_still(frames (B, H, W, 3) uint8) -> (B, C, F, h, w)`` float32 normalised latents of
+    each frame held still for a chunk (what a goal looks like next to a predicted chunk);
     ``predict_latents(start_frame, actions (K, T, A), seed) -> (K, C, F, h, w)`` float32, the
     last chunk's normalised latents (frame 0 the chunk's conditioning frame), the same values
     ``predict_batch`` decodes.
     """
 
-    def encode(self, frames): ...
+    def encode_still(self, frames): ...
 
     def predict_latents(self, start_frame, actions, seed=0, num_steps=None, guidance=None): ...
 

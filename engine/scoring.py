@@ -171,7 +171,8 @@ class LatentGoalDistance:
     (``reads = "latents"``: planners call the model's ``predict_latents``, so the last chunk of
     every candidate is never decoded).
 
-    Build it with :meth:`for_model` (it encodes the goal image with the model's VAE). Called as
+    Build it with :meth:`for_model` (it encodes the goal image held still for a chunk with the
+    model's VAE and keeps the last latent frame). Called as
     ``scorer(latents (K, C, F, h, w), actions)``.
     """
 
@@ -191,13 +192,17 @@ class LatentGoalDistance:
         """The scorer of ``goal_image`` (H, W, 3) uint8 in ``model``'s latent space (a model
         with ``encode``, e.g. :class:`engine.Engine`); ``blur_sigma`` blurs both latent maps
         (in latent pixels) before comparing, as :class:`GoalDistance` does with pixels."""
-        if not callable(getattr(model, "encode", None)):
+        if not callable(getattr(model, "encode_still", None)):
             raise TypeError(
-                f"a latent scorer needs a model with encode(frames) (a local engine.Engine), got {type(model).__name__}"
+                "a latent scorer needs a model with encode_still(frames) (a local engine.Engine), "
+                f"got {type(model).__name__}"
             )
         from .validation import as_frame
 
-        return cls(model.encode(as_frame(goal_image, model.spec)[None]), blur_sigma=blur_sigma)
+        # the goal held still for a chunk, its last latent frame: the same kind of latent as a
+        # chunk's last one (frame 0 of a clip is encoded alone and looks different)
+        still = model.encode_still(as_frame(goal_image, model.spec)[None])
+        return cls(still[:, :, -1:], blur_sigma=blur_sigma)
 
     def __call__(self, latents, actions=None) -> torch.Tensor:
         z = torch.as_tensor(latents, dtype=torch.float32)

@@ -41,6 +41,18 @@ def vae_encode_first_frames(vae: AutoencoderKLWan, x: torch.Tensor) -> torch.Ten
     return vae.quant_conv(out)[:, : vae.config.z_dim]
 
 
+def vae_encode_clip(vae: AutoencoderKLWan, x: torch.Tensor) -> torch.Tensor:
+    """Latent means of clips, as ``vae.encode(x).latent_dist.mode()`` computes them (the first
+    frame alone, then the rest four at a time through the causal cache), the cache local.
+
+    x: (B, 3, T, H, W) in [-1, 1], the VAE's dtype. Returns (B, z_dim, F, h, w)."""
+    cache = [None] * _causal_conv_count(vae.encoder)
+    outs = [vae.encoder(x[:, :, :1], feat_cache=cache, feat_idx=[0])]
+    for i in range(1, x.shape[2], 4):
+        outs.append(vae.encoder(x[:, :, i : i + 4], feat_cache=cache, feat_idx=[0]))
+    return vae.quant_conv(torch.cat(outs, 2))[:, : vae.config.z_dim]
+
+
 def vae_decode(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
     """Decode latents frame by frame through the causal decoder, the feature cache local.
 
@@ -139,6 +151,16 @@ class Tokenizer:
         x = torch.from_numpy(np.require(frames, requirements=("C", "W"))).to(self.device)
         x = x.permute(0, 3, 1, 2).unsqueeze(2).to(self.dtype) / 127.5 - 1.0
         return self.latents.normalize(self._tiles(lambda p: vae_encode_first_frames(self.vae, p), x))
+
+    @torch.no_grad()
+    def encode_still(self, frames: np.ndarray) -> torch.Tensor:
+        """(B, H, W, 3) uint8 -> normalised latents (B, C, F, h, w) float32 of each frame held
+        still for a chunk (1 + chunk_size copies): latent frames 1.. are what a chunk's predicted
+        frames look like in latent space when the scene stops there (frame 0 alone is not)."""
+        x = torch.from_numpy(np.require(frames, requirements=("C", "W"))).to(self.device)
+        x = x.permute(0, 3, 1, 2).unsqueeze(2).to(self.dtype) / 127.5 - 1.0
+        clip = x.expand(-1, -1, 1 + self.spec.chunk_size, -1, -1).contiguous()
+        return self.latents.normalize(self._tiles(lambda p: vae_encode_clip(self.vae, p), clip))
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:

@@ -45,13 +45,18 @@ def test_predict_latents_checks_its_inputs_like_predict_batch(push_engine):
         push_engine.predict_latents(push_engine.example_frames[0], np.zeros((2, 5, 2), np.float32))
 
 
-def test_the_latent_scorer_prefers_the_goal_images_own_latent(push_engine):
+def test_the_latent_scorer_prefers_the_goal_held_still_and_compares_like_with_like(push_engine):
     eng = push_engine
     goal, other = eng.example_frames[0], eng.example_frames[3]
     scorer = LatentGoalDistance.for_model(eng, goal)
-    z = torch.cat([eng.encode(goal[None]), eng.encode(other[None])])
-    scores = scorer(z.expand(-1, -1, 3, -1, -1))
+    still = eng.encode_still(np.stack([goal, other]))
+    assert still.shape[2] == eng.spec.latent_frames_per_chunk
+    scores = scorer(still)
     assert scores[0] == 0 and scores[1] < 0
+    # a chunk that rolls out a still scene ends near the goal's still latent, nearer than frame 0 alone
+    rolled = eng.predict_latents(goal, np.zeros((1, 8, 2), np.float32))
+    alone = LatentGoalDistance(eng.encode(goal[None]))
+    assert float(scorer(rolled)[0]) > float(alone(rolled)[0])
 
 
 def test_a_planner_with_a_latent_scorer_rolls_out_to_latents_only(push_engine):
@@ -69,8 +74,8 @@ def test_a_planner_with_a_latent_scorer_rolls_out_to_latents_only(push_engine):
             calls.append("latents")
             return eng.predict_latents(*a, **k)
 
-        def encode(self, frames):
-            return eng.encode(frames)
+        def encode_still(self, frames):
+            return eng.encode_still(frames)
 
     scorer = LatentGoalDistance.for_model(eng, eng.example_frames[2])
     result = lattice_cem(Counting(), scorer, horizon=16, population=4, iterations=1, seed=0).plan(eng.example_frames[0])
@@ -82,5 +87,5 @@ def test_a_latent_scorer_on_a_model_without_latents_is_refused_when_the_planner_
     scorer = LatentGoalDistance.for_model(push_engine, push_engine.example_frames[0])
     with pytest.raises(TypeError, match="scorer reads latents.*ToyWorldModel"):
         CEM(ToyWorldModel(), scorer, horizon=8)
-    with pytest.raises(TypeError, match="needs a model with encode"):
+    with pytest.raises(TypeError, match="needs a model with encode_still"):
         LatentGoalDistance.for_model(ToyWorldModel(), push_engine.example_frames[0])
