@@ -150,6 +150,8 @@ def test_engine_step_reads_peek_strictly_and_a_peek_never_advances_the_row(stric
     assert step("True").status_code == 200  # a peek, in any case: the row stays at chunk 0
     assert step("false").status_code == 200  # advances to chunk 1
     assert step("0", chunk_index=1).status_code == 200
+    released = httpx.post(strict.url + "/v1/engine/release", json={"rows": [row]}, headers=AUTH)
+    assert released.json() == {"closed": 1}  # the server's session slots are shared by the tests
 
 
 def test_a_websocket_without_the_key_is_closed_with_code_1008(strict):
@@ -178,6 +180,7 @@ def test_a_binary_websocket_frame_gets_an_error_message_and_the_stream_stays_ope
         assert err["type"] == "error" and "got a binary frame" in err["error"]["message"]
         ws.send(json.dumps({"type": "ping"}))
         assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
+    assert httpx.delete(strict.url + f"/v1/sessions/{sid}", headers=AUTH).status_code == 200
 
 
 def test_too_many_candidates_and_unknown_endpoints(strict):

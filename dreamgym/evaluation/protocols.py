@@ -30,14 +30,16 @@ def evaluate_in_world(
     against the world's real env run chunk by chunk, success in the dream judged from frames
     (``world.frame_success``), in the real world by the env.
 
-    ``task`` defaults to the world's first task, ``max_frames`` to its budget. ``kw`` goes
-    through (``progress``, ``n_boot``)."""
+    ``task`` defaults to the world's first task, ``max_frames`` to the whole chunks that fit
+    in its budget (PushT's 50-step protocol: 6 chunks, 48 frames). ``kw`` goes through
+    (``progress``, ``n_boot``)."""
     world = get_world(world) if isinstance(world, str) else world
     task = world.tasks[0] if task is None else task
     if task not in world.tasks:
         raise ValueError(f"task must be one of {world.tasks} for world {world.name!r}, got {task!r}")
     dream = DreamEnv(engine=world.learned_model if engine is None else engine)
-    real = ChunkedEnv(world.make_env(task), dream.spec_model.chunk_size)
+    chunk = dream.spec_model.chunk_size
+    real = ChunkedEnv(world.make_env(task), chunk)
 
     def real_options(i: int) -> dict:
         return world.reset_options(*world.task(task, i, purpose), task)
@@ -48,7 +50,7 @@ def evaluate_in_world(
         real,
         episodes=episodes,
         seed=seed,
-        max_frames=world.budget(task) if max_frames is None else max_frames,
+        max_frames=world.budget(task) // chunk * chunk if max_frames is None else max_frames,
         real_options=real_options,
         dream_success=world.frame_success(task),
         **kw,
