@@ -93,6 +93,19 @@ class World(Protocol):
         (``frames`` (N, L+1, H, W, 3) uint8, ``actions`` (N, L, A) float32, ``states``, ``seeds``)."""
 
 
+class WorldBase:
+    """What both worlds share: the env through ``gym.make`` with a long default time limit
+    (the task's budget is the caller's), and a plain repr."""
+
+    env_id: str
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def make_env(self, task: str, max_episode_steps: int | None = None) -> gym.Env:
+        return gym.make(self.env_id, task=task, max_episode_steps=max_episode_steps or 10_000)
+
+
 def get_world(name: str) -> World:
     """The world called ``name`` (``"toy"`` or ``"pusht"``; PushT needs the ``pusht`` extra)."""
     if name not in WORLDS:
@@ -101,4 +114,4 @@ def get_world(name: str) -> World:
     return getattr(importlib.import_module(module), attr)
 
 
-__all__ = ["WORLDS", "World", "get_world"]
+__all__ = ["WORLDS", "World", "WorldBase", "get_world"]

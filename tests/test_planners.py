@@ -257,24 +257,23 @@ def test_async_mpc_matches_sync():
     assert np.array_equal(out, sync) and ticks > 0
 
 
-def test_mpc_reaches_a_goal_in_the_toy_world():
+def toy_reach():
+    """A toy-world reach episode and a CEM on the exact model: (env, first obs, planner)."""
     import gymnasium as gym
 
     import dreamgym
-    from dreamgym import toyworld as tw
     from planners.scorers import GoalDistance
 
     env = gym.make("dreamgym/Push-v0", task="reach")
     obs, info = env.reset(seed=0, options={"state": [20, 20, 44, 44], "goal": [34, 16, 44, 44]})
-    planner = CEM(
-        dreamgym.ToyWorldModel(),
-        GoalDistance(info["goal_image"], blur_sigma=6.0),
-        horizon=16,
-        population=24,
-        iterations=2,
-        elites=4,
-        seed=0,
-    )
+    model, scorer = dreamgym.ToyWorldModel(), GoalDistance(info["goal_image"], blur_sigma=6.0)
+    return env, obs, CEM(model, scorer, horizon=16, population=24, iterations=2, elites=4, seed=0)
+
+
+def test_mpc_reaches_a_goal_in_the_toy_world():
+    from dreamgym import toyworld as tw
+
+    env, obs, planner = toy_reach()
     trace = MPC(planner).run(env, max_steps=32, obs=obs)
     assert trace.success
     assert trace.frames.shape[0] == trace.actions.shape[0] + 1
@@ -284,22 +283,7 @@ def test_mpc_reaches_a_goal_in_the_toy_world():
 def test_background_planning_plans_each_chunk_from_the_predicted_frame_and_reaches_the_goal():
     """With ``background=True`` every plan after the first starts from the model's frame at
     the end of the chunk then executing (made while it executed), not from the real frame."""
-    import gymnasium as gym
-
-    import dreamgym
-    from planners.scorers import GoalDistance
-
-    env = gym.make("dreamgym/Push-v0", task="reach")
-    obs, info = env.reset(seed=0, options={"state": [20, 20, 44, 44], "goal": [34, 16, 44, 44]})
-    planner = CEM(
-        dreamgym.ToyWorldModel(),
-        GoalDistance(info["goal_image"], blur_sigma=6.0),
-        horizon=16,
-        population=24,
-        iterations=2,
-        elites=4,
-        seed=0,
-    )
+    env, obs, planner = toy_reach()
     seen = []
     plan = planner.plan
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
+from ..worlds import WorldBase
 from .env import ANGLE_TOL_DEG, COVERAGE_SUCCESS, POS_TOL_PX, TASKS, pose_error, pose_success
 from .model import PushTModel
 from .reader import read_state
@@ -19,7 +20,7 @@ from .zoo import FrameSuccess, policy_zoo
 FULL_TASK_STEPS = 300  # gym-pusht's episode length
 
 
-class PushTWorld:
+class PushTWorld(WorldBase):
     """PushT on gym-pusht: states ``[pusher_x, pusher_y, block_x, block_y, block_angle]`` (px
     on the 512 x 512 table, radians); tasks ``pose`` (the field's protocol: within 20 px and
     20 degrees of a goal 25 expert steps ahead, 50 steps) and ``coverage`` (gym-pusht's own
@@ -34,15 +35,12 @@ class PushTWorld:
     def __init__(self) -> None:
         self._sim: PushTSim | None = None
 
-    def __repr__(self) -> str:
-        return "PushTWorld()"
-
     def _simulator(self) -> PushTSim:
         self._sim = self._sim or PushTSim()
         return self._sim
 
     def make_env(self, task: str = "pose", max_episode_steps: int | None = None) -> gym.Env:
-        return gym.make(self.env_id, task=task, max_episode_steps=max_episode_steps or 10_000)
+        return super().make_env(task, max_episode_steps)
 
     def reset_options(self, start, goal, task: str = "pose") -> dict:
         return {"start_state": np.asarray(start, dtype=np.float64), "goal_state": np.asarray(goal, dtype=np.float64)}

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from .. import seeds
+from ..worlds import WorldBase
 from .env import SUCCESS_PX, TASKS, task_distance
 from .model import ToyWorldModel
 from .rendering import locate, render
@@ -16,7 +17,7 @@ from .tasks import MAX_STEPS, task_episode, task_scorer
 from .zoo import FrameSuccess, policy_zoo
 
 
-class ToyWorld:
+class ToyWorld(WorldBase):
     """The toy push world: states ``[pusher_x, pusher_y, block_x, block_y]`` (px on the 64x64
     table), tasks ``push`` (block within 4 px of its goal) and ``reach`` (pusher within 3 px)."""
 
@@ -26,11 +27,8 @@ class ToyWorld:
     state_dim = 4
     learned_model = "push-64"
 
-    def __repr__(self) -> str:
-        return "ToyWorld()"
-
     def make_env(self, task: str = "push", max_episode_steps: int | None = None) -> gym.Env:
-        return gym.make(self.env_id, task=task, max_episode_steps=max_episode_steps or 10_000)
+        return super().make_env(task, max_episode_steps)
 
     def reset_options(self, start, goal, task: str = "push") -> dict:
         return {"state": np.asarray(start, dtype=np.float64), "goal": np.asarray(goal, dtype=np.float64), "task": task}

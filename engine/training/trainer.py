@@ -78,15 +78,15 @@ class TrainConfig:
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
                 raise TypeError(f"TrainConfig.{f.name} must be a finite number, got {v!r}")
             low = 1 if f.name in ("vae_batch", "dit_batch", "clip_stride", "save_every") else 0
-            unit = f.name in ("ema_decay", "dit_self_cond")
-            if v < low or (f.name.endswith("_lr") and v <= 0) or (f.name == "ema_decay" and v >= 1) or (unit and v > 1):
-                bound = (
-                    "in [0, 1)"
-                    if f.name == "ema_decay"
-                    else "in [0, 1]"
-                    if unit
-                    else ("> 0" if f.name.endswith("_lr") else f">= {low}")
-                )
+            if f.name == "ema_decay":
+                bad, bound = not 0 <= v < 1, "in [0, 1)"
+            elif f.name == "dit_self_cond":
+                bad, bound = not 0 <= v <= 1, "in [0, 1]"
+            elif f.name.endswith("_lr"):
+                bad, bound = v <= 0, "> 0"
+            else:
+                bad, bound = v < low, f">= {low}"
+            if bad:
                 raise ValueError(f"TrainConfig.{f.name} must be {bound}, got {v}")
 
 
