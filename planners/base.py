@@ -158,7 +158,7 @@ class TrajectoryOptimizer:
         if self.reads == "latents" and not isinstance(model, LatentRolloutModel):
             raise TypeError(
                 "the scorer reads latents (scorer.reads == 'latents'), so the model must roll out to latents "
-                f"(predict_latents and encode, e.g. a local engine.Engine); got {type(model).__name__}"
+                f"(predict_latents and encode_still, e.g. a local engine.Engine); got {type(model).__name__}"
             )
         self.model, self.scorer = model, scorer
         self.horizon, self.population, self.iterations = horizon, population, iterations
