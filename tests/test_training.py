@@ -165,3 +165,34 @@ def test_self_conditioning_trains_on_the_models_own_handoff(tmp_path):
 
     with pytest.raises(ValueError, match=r"dit_self_cond must be in \[0, 1\], got 1.5"):
         TrainConfig(dit_self_cond=1.5)
+
+
+def test_snapshot_writes_a_checkpoint_of_a_run_in_progress_without_training(tmp_path):
+    import pytest
+
+    data = generate_episodes(4, seed=5, length=16)
+    base = dict(vae_steps=2, vae_batch=2, dit_steps=4, dit_batch=4, clip_stride=8, save_every=2)
+
+    def trainer(**kw):
+        cfg = TrainConfig(**base, **kw)
+        return Trainer(small_spec(), data["frames"], data["actions"], tmp_path / "run", cfg, progress=False)
+
+    with pytest.raises(FileNotFoundError, match="no saved DiT state yet"):
+        trainer().snapshot(tmp_path / "early")
+    assert trainer(dit_stop_at=2).run() is None
+    snap = trainer().snapshot(tmp_path / "snap")
+    assert json.loads((snap / "meta.json").read_text())["dit_step"] == 2
+    assert Engine.load(snap).predict(
+        data["frames"][0, 0], data["actions"][0, :8], seed=0, num_steps=1
+    ).frames.shape == (
+        8,
+        64,
+        64,
+        3,
+    )
+    log = (tmp_path / "run" / "loss_log.jsonl").read_text()
+    final = trainer().run()  # the snapshot trained nothing: the run goes on from step 2
+    assert (tmp_path / "run" / "loss_log.jsonl").read_text().startswith(log)
+    assert [json.loads(x)["step"] for x in (tmp_path / "run" / "loss_log.jsonl").open() if '"dit"' in x] == [0, 1, 2, 3]
+    at_end = trainer().snapshot(tmp_path / "at_end")  # at the end, the snapshot is the final checkpoint
+    assert (at_end / "transformer.safetensors").read_bytes() == (final / "transformer.safetensors").read_bytes()

@@ -42,6 +42,13 @@ def add_flags(ap: argparse.ArgumentParser) -> None:
         default=None,
         help="end after this phase (a later run with the same --out resumes)",
     )
+    ap.add_argument(
+        "--snapshot",
+        metavar="DIR",
+        default=None,
+        help="write a checkpoint to DIR from the states saved so far in --out (the DiT's EMA), "
+        "without training: to evaluate a run while it goes on",
+    )
     for f in dataclasses.fields(TrainConfig):
         ap.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
 
@@ -96,12 +103,20 @@ def run(args) -> Path | None:
         check_training_data(frames, actions, spec)
     except (TypeError, ValueError, KeyError) as e:
         raise InputError(f"{data_path}: {e}") from None
-    ckpt = Trainer(spec, frames, actions, args.out, cfg, progress=not args.no_progress).run(stop_after=args.stop_after)
-    if ckpt is None:
-        where = f"the {args.stop_after} phase" if args.stop_after else f"DiT step {cfg.dit_stop_at}"
-        print(f"stopped after {where}; states kept in {args.out}")
-        return None
-    print(f"checkpoint written to {ckpt}")
+    trainer = Trainer(spec, frames, actions, args.out, cfg, progress=not args.no_progress)
+    if args.snapshot:
+        try:
+            ckpt = trainer.snapshot(args.snapshot)
+        except FileNotFoundError as e:
+            raise InputError(str(e)) from None
+        print(f"snapshot of {args.out} written to {ckpt}")
+    else:
+        ckpt = trainer.run(stop_after=args.stop_after)
+        if ckpt is None:
+            where = f"the {args.stop_after} phase" if args.stop_after else f"DiT step {cfg.dit_stop_at}"
+            print(f"stopped after {where}; states kept in {args.out}")
+            return None
+        print(f"checkpoint written to {ckpt}")
     if args.install:
         dest = ASSETS_DIR / spec.name
         # the shipped weights stay in place until the new ones replace them in one step

@@ -401,11 +401,32 @@ class Trainer:
         if 0 < self.cfg.dit_stop_at < self.cfg.dit_steps:
             return None
         ckpt = Path(checkpoint_dir) if checkpoint_dir else self.out / "checkpoint"
+        meta = {"clips": int(latents.shape[0]), "train_seconds": round(time.time() - t0, 1)}
+        return self._write_checkpoint(ckpt, vae, dit, meta)
+
+    def snapshot(self, checkpoint_dir: str | os.PathLike) -> Path:
+        """A checkpoint from the states saved so far in ``out`` (the VAE, and the DiT's EMA at
+        its last save), without training a step: to evaluate a run while it goes on. Its
+        meta.json records ``dit_step``; raises FileNotFoundError before the DiT's first save."""
+        state_path = self.out / "state_dit.pt"
+        if not (self.out / "state_vae.pt").exists() or not state_path.exists():
+            raise FileNotFoundError(
+                f"{self.out} holds no saved DiT state yet (state_dit.pt is written every {self.cfg.save_every} steps)"
+            )
+        vae_step = int(torch.load(self.out / "state_vae.pt", weights_only=True)["step"])
+        if vae_step < self.cfg.vae_steps:
+            raise FileNotFoundError(f"the VAE phase in {self.out} is at step {vae_step} of {self.cfg.vae_steps}")
+        vae = self.train_vae()  # the VAE phase is over: this only loads it and sets its latent statistics
+        st = torch.load(state_path, weights_only=True)
+        dit = ActionConditionedDiT(self.spec)
+        dit.load_state_dict(st["ema"])
+        return self._write_checkpoint(Path(checkpoint_dir), vae, dit.eval(), {"dit_step": int(st["step"])})
+
+    def _write_checkpoint(self, ckpt: Path, vae, dit, meta: dict) -> Path:
         meta = {
             "train_config": asdict(self.cfg),
             "episodes": int(self.frames.shape[0]),
-            "clips": int(latents.shape[0]),
-            "train_seconds": round(time.time() - t0, 1),
+            **meta,
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
         }
