@@ -80,12 +80,15 @@ def prepare(tmp: Path) -> tuple[Path, Path]:
 
     from dreamgym.toyworld.episodes import generate_episodes
     from engine import Engine
-    from engine.bulk import RolloutSink, predict_many
+    from engine.bulk import RolloutSink, SourceRow, predict_many
     from engine.codecs import npy_bytes, png_bytes
 
     eng = Engine.load("push-64")
     data = generate_episodes(3, seed=42, length=16)
-    rows = [(f"toy-{i}", png_bytes(data["frames"][i, 0]), npy_bytes(data["actions"][i]), {"seed": i}) for i in range(3)]
+    rows = [
+        SourceRow(f"toy-{i}", png_bytes(data["frames"][i, 0]), npy_bytes(data["actions"][i]), {"seed": i})
+        for i in range(3)
+    ]
     sink_dir = tmp / "sink"
     result = predict_many(eng, rows, RolloutSink.lerobot(sink_dir, task="push the block"), progress=False)
     assert result.ok == 3, result

@@ -91,7 +91,9 @@ def decode_row(row, spec: ModelSpec, default_seed: int) -> DecodedRow:
     for attr in ("row_id", "frame_bytes", "actions_bytes"):
         if not hasattr(row, attr):
             raise RowError(
-                str(getattr(row, "row_id", "?")), f"a row needs row_id, frame_bytes and actions_bytes; no {attr}"
+                str(getattr(row, "row_id", "?")),
+                f"a row needs the attributes row_id, frame_bytes and actions_bytes (an engine.bulk.SourceRow "
+                f"or the SDK's); got a {type(row).__name__} without {attr}",
             )
     rid = row.row_id
     if not isinstance(rid, str) or not ROW_ID.fullmatch(rid):
