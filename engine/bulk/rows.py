@@ -97,7 +97,10 @@ def decode_row(row, spec: ModelSpec, default_seed: int) -> DecodedRow:
             )
     rid = row.row_id
     if not isinstance(rid, str) or not ROW_ID.fullmatch(rid):
-        raise RowError(str(rid), "row_id must be 1-200 characters of [A-Za-z0-9._-], not starting with '.' or '-'")
+        shown = repr(rid) if isinstance(rid, str) and len(rid) <= 60 else f"a {type(rid).__name__}"
+        raise RowError(
+            str(rid), f"row_id must be 1-200 characters of [A-Za-z0-9._-], not starting with '.' or '-'; got {shown}"
+        )
     meta = dict(getattr(row, "metadata", None) or {})
     try:
         frame = as_frame(image_from_bytes(row.frame_bytes, name="frame"), spec, name="frame")
