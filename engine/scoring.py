@@ -94,6 +94,15 @@ def as_rewards(scores, count: int) -> np.ndarray:
     return np.where(bad, WORST_REWARD, r)
 
 
+def weighting_in_words(weighting) -> str:
+    """How a scorer's ``weighting`` combines the frames, in words."""
+    if isinstance(weighting, str):
+        return {"last": "on the last frame", "uniform": "averaged over the frames"}.get(
+            weighting, "averaged over the frames with weights rising to the last"
+        )
+    return "averaged over the frames with the given weights"
+
+
 def time_weights(t: int, weighting: str | np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(T,) weights summing to 1, of ``dtype``: ``"last"``, ``"uniform"``, ``"linear"`` (later
     frames weigh more) or an explicit array."""

@@ -213,36 +213,29 @@ def first_replan_video(calls, scorer, start, goal_image, plan, show: int = 8):
     """Every CEM iteration of the first re-plan (its best ``show`` candidates as the model
     predicts them, ranked by score), then the plan that was executed (the CEM mean)."""
     segments = []
+    units = getattr(scorer, "units", "the scorer's own units")
     iterations = calls[:-1]  # the last call rolls out the returned plan
     for i, (acts, frames) in enumerate(iterations):
         scores = np.asarray(scorer(frames, acts), dtype=np.float64).reshape(-1)
         order = np.argsort(-np.nan_to_num(scores, nan=-np.inf))[:show]
         t = frames.shape[1]
+        same = np.unique(np.round(scores[order], 2)).size < len(order)
         clips = []
         for step in range(t):
-            head = caption(
-                800,
-                [
-                    f"first re-plan, CEM iteration {i + 1} of {len(iterations)}: the {len(order)} best of "
-                    f"{len(acts)} candidates,",
-                    f"as the world model predicts them (frame {step + 1} of {t}); score: higher is better",
-                ],
-                size=18,
-            )
             tiles = [panel(frames[j, step], f"#{r + 1}: {scores[j]:.2f}", scale=2) for r, j in enumerate(order)]
             grid = vstack([hstack(tiles[:4]), hstack(tiles[4:])]) if len(tiles) > 4 else hstack(tiles)
             fixed = vstack([panel(start, "start", scale=2), panel(goal_image, "goal", scale=2)])
-            clips.append(vstack([head, hstack([fixed, grid], gap=24)], gap=0))
+            body = hstack([fixed, grid], gap=24)
+            lines = [
+                f"first re-plan, CEM iteration {i + 1} of {len(iterations)}: the {len(order)} best of "
+                f"{len(acts)} candidates as the world model predicts them (frame {step + 1} of {t})",
+                f"score (higher is better): {units}",
+            ]
+            if same:
+                lines.append("equal scores: candidates that end in the same place score the same")
+            clips.append(vstack([caption(body.shape[1], lines, size=14), body], gap=0))
         segments.extend(clips * 2)
     acts, frames = calls[-1]
-    head = caption(
-        1100,
-        [
-            f"executed: the plan CEM returned (its mean), score {plan.score:.2f}",
-            "its first chunk runs in the real world",
-        ],
-        size=18,
-    )
     for step in range(frames.shape[1]):
         row = hstack(
             [
@@ -252,7 +245,11 @@ def first_replan_video(calls, scorer, start, goal_image, plan, show: int = 8):
             ],
             gap=24,
         )
-        segments.extend([vstack([head, row], gap=0)] * 2)
+        lines = [
+            f"executed: the plan CEM returned (its mean), score {plan.score:.2f};",
+            "its first chunk runs in the real world",
+        ]
+        segments.extend([vstack([caption(row.shape[1], lines, size=14), row], gap=0)] * 2)
     h = max(s.shape[0] for s in segments)
     w = max(s.shape[1] for s in segments)
     pad = [np.pad(s, ((0, h - s.shape[0]), (0, w - s.shape[1]), (0, 0)), constant_values=255) for s in segments]

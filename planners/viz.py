@@ -106,8 +106,24 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
+def _wrap(line: str, font, width: int) -> list[str]:
+    """``line`` broken at spaces into pieces no wider than ``width`` pixels in ``font``."""
+    out, current = [], ""
+    for word in line.split(" "):
+        trial = f"{current} {word}" if current else word
+        if current and font.getlength(trial) > width:
+            out.append(current)
+            current = word
+        else:
+            current = trial
+    return [*out, current]
+
+
 def caption(width: int, lines: list[str], size: int = 16, height: int | None = None) -> np.ndarray:
-    """A white band (height, width, 3) uint8 with ``lines`` of black text."""
+    """A white band (height, width, 3) uint8 with ``lines`` of black text, each wrapped at
+    spaces to fit the width (the band grows to hold them unless ``height`` is given)."""
+    font = _font(size)
+    lines = [piece for line in lines for piece in _wrap(line, font, width - 12)]
     height = height or (size + 6) * len(lines) + 4
     img = Image.new("RGB", (width, height), (255, 255, 255))
     d = ImageDraw.Draw(img)

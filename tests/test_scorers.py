@@ -194,3 +194,16 @@ def test_float_and_int16_images_are_rescaled_or_refused_not_mis_scored():
 def test_bad_scorer_arguments_raise_at_construction(make, msg):
     with pytest.raises((ValueError, TypeError), match=msg):
         make(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_the_world_scorers_say_what_a_score_means():
+    from dreamgym.pusht import PUSHT, PoseScorer
+    from dreamgym.toyworld import TOY, KeypointScorer
+
+    start, goal = TOY.task("push", 0)
+    toy = KeypointScorer(TOY.render(goal[None])[0], "reach", weighting="last")
+    assert toy.units == "minus the pusher's distance to its goal, px of the 64 x 64 frame, on the last frame"
+    start, goal = PUSHT.task("pose", 0)
+    assert PoseScorer(PUSHT.render(goal[None])[0]).units.startswith(
+        "minus the pose error in tolerances (pusher and T px / 20"
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.scoring import WORST_SCORE, time_weights
+from engine.scoring import WORST_SCORE, time_weights, weighting_in_words
 
 from .env import ANGLE_TOL_DEG, POS_TOL_PX
 from .reader import read_state
@@ -30,6 +30,14 @@ class PoseScorer:
         if not np.isfinite(goal).all():
             raise ValueError("the goal image does not show both the pusher and the T")
         self.goal, self.weighting = goal, weighting
+
+    @property
+    def units(self) -> str:
+        """What a score means, in words (pictures and reports print it)."""
+        return (
+            f"minus the pose error in tolerances (pusher and T px / {POS_TOL_PX:g} + T degrees / "
+            f"{ANGLE_TOL_DEG:g}), {weighting_in_words(self.weighting)}"
+        )
 
     def with_goal(self, goal_image) -> PoseScorer:
         return PoseScorer(goal_image, self.weighting)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.scoring import WORST_SCORE, time_weights
+from engine.scoring import WORST_SCORE, time_weights, weighting_in_words
 from engine.validation import as_real
 
 from . import physics as tw
@@ -42,6 +42,16 @@ class KeypointScorer:
         if not np.isfinite(goal).all():
             raise ValueError("the goal image does not show both the pusher and the block")
         self.goal, self.task, self.approach, self.weighting = goal, task, float(approach), weighting
+
+    @property
+    def units(self) -> str:
+        """What a score means, in words (pictures and reports print it)."""
+        what = (
+            "the pusher's distance to its goal"
+            if self.task == "reach"
+            else f"the block's distance to its goal + {self.approach:g} x the pusher's to the push point"
+        )
+        return f"minus {what}, px of the 64 x 64 frame, {weighting_in_words(self.weighting)}"
 
     def __call__(self, frames, actions=None) -> torch.Tensor:
         f = frames.numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
