@@ -196,3 +196,64 @@ def test_snapshot_writes_a_checkpoint_of_a_run_in_progress_without_training(tmp_
     assert [json.loads(x)["step"] for x in (tmp_path / "run" / "loss_log.jsonl").open() if '"dit"' in x] == [0, 1, 2, 3]
     at_end = trainer().snapshot(tmp_path / "at_end")  # at the end, the snapshot is the final checkpoint
     assert (at_end / "transformer.safetensors").read_bytes() == (final / "transformer.safetensors").read_bytes()
+
+
+def test_init_from_a_checkpoint_fine_tunes_it_keeping_its_vae(tmp_path):
+    import pytest
+    import torch
+
+    from engine.checkpoints import load_checkpoint
+
+    data = generate_episodes(4, seed=5, length=16)
+    base = dict(vae_batch=2, dit_batch=4, clip_stride=8, save_every=100)
+    spec = small_spec()
+    first = Trainer(
+        spec,
+        data["frames"],
+        data["actions"],
+        tmp_path / "a",
+        TrainConfig(vae_steps=2, dit_steps=2, **base),
+        progress=False,
+    ).run()
+    # no VAE steps, no DiT steps: the fine-tune's checkpoint is its source, latent statistics included
+    same = Trainer(
+        spec,
+        data["frames"],
+        data["actions"],
+        tmp_path / "b",
+        TrainConfig(vae_steps=0, dit_steps=0, init_from=str(first), **base),
+        progress=False,
+    ).run()
+    for name in ("vae.safetensors", "transformer.safetensors", "context.safetensors"):
+        assert (same / name).read_bytes() == (first / name).read_bytes(), name
+    assert load_checkpoint(same)[0].vae == load_checkpoint(first)[0].vae
+    # two DiT steps with self-conditioning on every clip: the DiT moves, the VAE does not
+    tuned = Trainer(
+        spec,
+        data["frames"],
+        data["actions"],
+        tmp_path / "c",
+        TrainConfig(vae_steps=0, dit_steps=2, dit_lr=1e-4, dit_self_cond=1.0, init_from=str(first), **base),
+        progress=False,
+    ).run()
+    assert (tuned / "vae.safetensors").read_bytes() == (first / "vae.safetensors").read_bytes()
+    a, b = load_checkpoint(first)[2].state_dict(), load_checkpoint(tuned)[2].state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(FileNotFoundError, match="expected a checkpoint directory or a spec with shipped weights"):
+        Trainer(
+            spec,
+            data["frames"],
+            data["actions"],
+            tmp_path / "d",
+            TrainConfig(init_from="nowhere", **base),
+            progress=False,
+        ).run()
+    with pytest.raises(ValueError, match="does not match the networks"):
+        Trainer(
+            spec,
+            data["frames"],
+            data["actions"],
+            tmp_path / "e",
+            TrainConfig(init_from="push-64", **base),
+            progress=False,
+        ).run()

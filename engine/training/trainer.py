@@ -67,12 +67,17 @@ class TrainConfig:
     save_every: int = 250
     threads: int = 0  # 0: leave torch's default
     precision: str = "fp32"  # "bf16": forward passes under CPU/CUDA bf16 autocast (weights, optimiser and loss in fp32)
+    init_from: str = (
+        ""  # a checkpoint directory (or a spec with shipped weights) to start both networks from: a fine-tune
+    )
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"TrainConfig.precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
+        if not isinstance(self.init_from, str):
+            raise TypeError(f"TrainConfig.init_from must be a path string ('' for none), got {self.init_from!r}")
         for f in dataclasses.fields(self):
-            if f.name == "precision":
+            if f.name in ("precision", "init_from"):
                 continue
             v = getattr(self, f.name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
@@ -146,8 +151,26 @@ def check_training_data(frames: np.ndarray, actions: np.ndarray, spec: ModelSpec
         )
 
 
+def init_checkpoint(init_from: str, spec: ModelSpec) -> tuple:
+    """The (VAE, DiT) a fine-tune starts from: a checkpoint directory, or a spec name whose
+    weights ship in the package; its networks must be ``spec``'s (ValueError naming both)."""
+    from ..checkpoints import is_checkpoint_dir, load_checkpoint
+    from ..loading import ASSETS_DIR
+
+    path = Path(init_from)
+    if not is_checkpoint_dir(path) and is_checkpoint_dir(ASSETS_DIR / init_from):
+        path = ASSETS_DIR / init_from
+    if not is_checkpoint_dir(path):
+        raise FileNotFoundError(
+            f"init_from: expected a checkpoint directory or a spec with shipped weights, got {init_from!r}"
+        )
+    _, vae, dit = load_checkpoint(path, spec)
+    return vae, dit
+
+
 class Trainer:
-    """Train ``spec``'s VAE and DiT on ``frames``/``actions`` into ``out``."""
+    """Train ``spec``'s VAE and DiT on ``frames``/``actions`` into ``out`` (from scratch, or
+    from ``config.init_from``'s weights: a fine-tune)."""
 
     def __init__(
         self,
@@ -193,6 +216,10 @@ class Trainer:
             opt.load_state_dict(st["opt"])
             start = int(st["step"])
             rng = np.random.default_rng([cfg.seed, start])
+        elif cfg.init_from:
+            init = init_checkpoint(cfg.init_from, spec)[0]
+            vae.load_state_dict(init.state_dict())
+            vae.register_to_config(latents_mean=init.config.latents_mean, latents_std=init.config.latents_std)
         # Train on exactly the clip inference sees (start frame + one chunk): the causal VAE
         # carries a cache across its temporal blocks, and a model trained on shorter clips
         # never learns the later blocks' cache state (frames 6-8 of a chunk fell to 9 dB).
@@ -229,7 +256,8 @@ class Trainer:
                 rng = np.random.default_rng([cfg.seed, step + 1])
         bar.close()
         vae.eval()
-        self._set_latent_stats(vae)
+        if not (cfg.init_from and cfg.vae_steps == 0):  # a fine-tune of the DiT keeps its VAE's statistics
+            self._set_latent_stats(vae)
         return vae
 
     @torch.no_grad()
@@ -326,6 +354,9 @@ class Trainer:
             opt.load_state_dict(st["opt"])
             ema = st["ema"]
             start = int(st["step"])
+        elif cfg.init_from:
+            dit.load_state_dict(init_checkpoint(cfg.init_from, spec)[1].state_dict())
+            ema = {k: v.detach().clone() for k, v in dit.state_dict().items()}
         g.manual_seed(cfg.seed * 1_000_003 + start)
         m = latents.shape[0]
         b, c, f, h, w = cfg.dit_batch, *latents.shape[1:]
@@ -409,11 +440,12 @@ class Trainer:
         its last save), without training a step: to evaluate a run while it goes on. Its
         meta.json records ``dit_step``; raises FileNotFoundError before the DiT's first save."""
         state_path = self.out / "state_dit.pt"
-        if not (self.out / "state_vae.pt").exists() or not state_path.exists():
+        if not state_path.exists():
             raise FileNotFoundError(
                 f"{self.out} holds no saved DiT state yet (state_dit.pt is written every {self.cfg.save_every} steps)"
             )
-        vae_step = int(torch.load(self.out / "state_vae.pt", weights_only=True)["step"])
+        vae_path = self.out / "state_vae.pt"
+        vae_step = int(torch.load(vae_path, weights_only=True)["step"]) if vae_path.exists() else 0
         if vae_step < self.cfg.vae_steps:
             raise FileNotFoundError(f"the VAE phase in {self.out} is at step {vae_step} of {self.cfg.vae_steps}")
         vae = self.train_vae()  # the VAE phase is over: this only loads it and sets its latent statistics
