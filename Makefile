@@ -5,7 +5,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint bench data retrain pusht-data pusht-train
+.PHONY: setup demo test lint bench data retrain contact-finetune pusht-data pusht-train
 
 setup:
 	@VENV=$(VENV) bash scripts/setup.sh
@@ -54,6 +54,13 @@ retrain: data
 # run is in progress across sessions, and --install is left to the run that finishes it.
 pusht-data: setup
 	test -f runs/data/pusht_train.npz || $(PY) -m dreamgym.pusht.episodes --out runs/data/pusht_train.npz --episodes 1000 --length 96
+
+# push-64 fine-tuned with the contact recipe (docs/fidelity.md): half the clips start from the
+# model's own handoff frame (--dit-self-cond 0.5); the shipped weights are the start
+contact-finetune: data
+	$(PY) -m engine.training --data runs/data/push_train.npz --spec push-64 --out runs/push64_contact \
+		--init-from push-64 --vae-steps 0 --dit-steps 1500 --dit-lr 2e-4 --dit-warmup 50 --dit-self-cond 0.5 \
+		--precision bf16 --seed 0 --threads 2
 
 pusht-train: pusht-data
 	OMP_NUM_THREADS=1 $(PY) -m engine.training --data runs/data/pusht_train.npz --spec pusht-64 --out runs/pusht64 \
