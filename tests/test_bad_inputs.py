@@ -252,6 +252,17 @@ def file_probes() -> list[Probe]:
         (t / "meta" / "info.json").write_text("{not json")
         return LeRobotDataset(t)
 
+    def escaping_template(t):
+        from engine.bulk import LeRobotDataset, RolloutSink, predict_many
+
+        src = t / "src"
+        predict_many(_push(), [_row("r")], RolloutSink.lerobot(src, task="t"), progress=False)
+        info = json.loads((src / "meta" / "info.json").read_text())
+        info["video_path"] = "../../../etc/{video_key}.mp4"
+        (src / "meta" / "info.json").write_text(json.dumps(info))
+        ds = LeRobotDataset(src)
+        return ds.frames(ds.episodes[0])
+
     def corrupt_mp4(t):
         from engine import decode_mp4
 
@@ -275,6 +286,13 @@ def file_probes() -> list[Probe]:
         Probe(f, "corrupt episode .npz", corrupt_npz, ("ep.npz",)),
         Probe(f, "corrupt info.json", corrupt_info, ("info.json", "JSON")),
         Probe(f, "corrupt mp4", corrupt_mp4, ("v.mp4",), (ValueError,)),
+        Probe(
+            f,
+            "info.json path leaving the dataset",
+            escaping_template,
+            ("outside the dataset", "../../../etc"),
+            (ValueError,),
+        ),
         Probe(f, "pickled .npy", pickled_npy, ("pickle",), (ValueError,)),
         Probe(f, "4-channel start frame", four_channel_npz, ("3",), (ValueError,)),
         Probe(f, "a pickle that runs code", lambda t: _evil_pickle(), ("refusing",), (pickle.UnpicklingError,)),
@@ -291,6 +309,15 @@ def _evil_pickle():
     return load_arrays_pickle(pickle.dumps(Payload()))
 
 
+def _row(row_id="r", frame=None, actions=None):
+    from engine.bulk import SourceRow
+    from engine.codecs import npy_bytes, png_bytes
+
+    frame = _frame() if frame is None else frame
+    actions = _acts() if actions is None else actions
+    return SourceRow(row_id, png_bytes(frame), npy_bytes(actions), {})
+
+
 def bulk_probes() -> list[Probe]:
     b = "bulk rows"
 
@@ -302,13 +329,7 @@ def bulk_probes() -> list[Probe]:
             raise ValueError("; ".join(f.error for f in result.failures))
         return result
 
-    def row(row_id="r", frame=None, actions=None):
-        from engine.bulk import SourceRow
-        from engine.codecs import npy_bytes, png_bytes
-
-        frame = _frame() if frame is None else frame
-        actions = _acts() if actions is None else actions
-        return SourceRow(row_id, png_bytes(frame), npy_bytes(actions), {})
+    row = _row
 
     return [
         Probe(b, "row id with a newline", lambda t: run_rows(t, [row("evil\n")]), ("row_id", "'evil\\n'")),

@@ -89,7 +89,20 @@ class LeRobotDataset:
         self._data_cache: tuple[Path, object] | None = None
 
     def _path(self, template: str, **kw) -> Path:
-        return self.root / template.format(**kw)
+        """A file named by info.json's ``template``; data never names a file outside the dataset."""
+        try:
+            rel = str(template).format(**kw)
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(
+                f"{self.root}/meta/info.json: path template {template!r} cannot be filled ({e!r})"
+            ) from None
+        path = (self.root / rel).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(
+                f"{self.root}/meta/info.json: path template {template!r} names {rel!r}, outside the dataset; "
+                "expected a path inside it like 'data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet'"
+            )
+        return path
 
     def data(self, ep: dict):
         """The frames table of episode ``ep`` (pyarrow), rows ``dataset_from_index`` to ``dataset_to_index``."""
