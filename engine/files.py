@@ -39,6 +39,17 @@ def check_output_file(path: str | os.PathLike, name: str = "output path") -> Pat
     return path
 
 
+def path_inside(root: str | os.PathLike, relative: str, what: str = "path") -> Path:
+    """``root / relative`` resolved, when it stays inside ``root``; a ValueError naming both
+    otherwise. Paths that come from data (receipts, parquet rows, info.json templates) go
+    through here: data never makes the code read or write outside its root."""
+    root = Path(root).resolve()
+    path = (root / str(relative)).resolve()
+    if not path.is_relative_to(root):
+        raise ValueError(f"{what} {str(relative)!r} leaves {root}; expected a path inside it")
+    return path
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename,
     so a reader never sees a half-written file and an old file survives a failure."""

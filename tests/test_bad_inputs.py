@@ -263,6 +263,18 @@ def file_probes() -> list[Probe]:
         ds = LeRobotDataset(src)
         return ds.frames(ds.episodes[0])
 
+    def gate_escaping_sink(t):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from engine.bulk import RolloutSink, predict_many
+
+        predict_many(_push(), [_row("r")], RolloutSink.dir(t / "sink"), progress=False)
+        table = pq.read_table(t / "sink" / "metadata.parquet")
+        table = table.set_column(table.schema.get_field_index("mp4"), "mp4", pa.array(["../../x.mp4"]))
+        pq.write_table(table, t / "sink" / "metadata.parquet")
+        return cli("gate", t / "sink", t / "sink")
+
     def corrupt_mp4(t):
         from engine import decode_mp4
 
@@ -286,6 +298,7 @@ def file_probes() -> list[Probe]:
         Probe(f, "corrupt episode .npz", corrupt_npz, ("ep.npz",)),
         Probe(f, "corrupt info.json", corrupt_info, ("info.json", "JSON")),
         Probe(f, "corrupt mp4", corrupt_mp4, ("v.mp4",), (ValueError,)),
+        Probe(f, "sink parquet mp4 leaving the sink", gate_escaping_sink, ("'../../x.mp4' leaves",), (Refused,)),
         Probe(
             f,
             "info.json path leaving the dataset",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.files import atomic_write_bytes
+from engine.files import atomic_write_bytes, path_inside
 from engine.metrics import LPIPS, QualityThresholds, video_metrics
 from engine.video import decode_mp4
 
@@ -43,7 +43,13 @@ def _videos_of(path: str | os.PathLike, side: str) -> dict[str, Path]:
         rows = [r for r in table if r.get("status", "ok") == "ok" and r.get("mp4")]
         if not rows:
             raise GateInputError(f"{side}: {parquet} lists no finished rows with an mp4 (expected status 'ok' rows)")
-        return {str(r["row_id"]): parquet.parent / r["mp4"] for r in rows}
+        try:  # the parquet is data: its mp4 paths stay inside the sink
+            return {
+                str(r["row_id"]): path_inside(parquet.parent, r["mp4"], f"{side}: row {r['row_id']!r}'s mp4")
+                for r in rows
+            }
+        except ValueError as e:
+            raise GateInputError(str(e)) from None
     if not p.is_dir():
         raise GateInputError(f"{side}: {p} is not a folder of .mp4 files or a sink with metadata.parquet")
     videos = {f.stem: f for f in sorted(p.glob("*.mp4"))}  # by stem: a sink's videos are <row_id>.mp4

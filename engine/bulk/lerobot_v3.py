@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_write_bytes
+from ..files import atomic_write_bytes, path_inside
 from ..video import decode_mp4, encode_mp4
 from .rows import IterableSource, SourceRow, npy_bytes, png_bytes
 from .sinks import FailedRecord, RolloutRecord, RolloutSink, read_journal
@@ -96,13 +96,9 @@ class LeRobotDataset:
             raise ValueError(
                 f"{self.root}/meta/info.json: path template {template!r} cannot be filled ({e!r})"
             ) from None
-        path = (self.root / rel).resolve()
-        if not path.is_relative_to(self.root.resolve()):
-            raise ValueError(
-                f"{self.root}/meta/info.json: path template {template!r} names {rel!r}, outside the dataset; "
-                "expected a path inside it like 'data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet'"
-            )
-        return path
+        return path_inside(
+            self.root, rel, f"{self.root}/meta/info.json: path template {template!r} names a file outside the dataset:"
+        )
 
     def data(self, ep: dict):
         """The frames table of episode ``ep`` (pyarrow), rows ``dataset_from_index`` to ``dataset_to_index``."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..codecs import array_from_npy_bytes, image_from_bytes, sha256
+from ..files import path_inside
 from ..resolve import open_engine
 from ..validation import as_int
 from ..video import encode_mp4
@@ -71,9 +72,10 @@ def verify(path, model=None, *, sample: int | None = None, seed: int = 0, progre
     for rec in recs:
         rid = rec["row_id"]
         report.checked += 1
-        mp4_path = (root / str(rec.get("mp4") or f"videos/{rid}.mp4")).resolve()
-        if not mp4_path.is_relative_to(root.resolve()):  # receipts are data: a path may not leave the sink
-            report.mismatches.append((rid, f"the receipt's mp4 path {rec.get('mp4')!r} points outside the sink"))
+        try:  # receipts are data: a path may not leave the sink
+            mp4_path = path_inside(root, rec.get("mp4") or f"videos/{rid}.mp4", "the receipt's mp4 path")
+        except ValueError as e:
+            report.mismatches.append((rid, f"{e} (points outside the sink)"))
             continue
         if not mp4_path.exists():
             report.mismatches.append((rid, f"{mp4_path} is missing"))
