@@ -66,4 +66,4 @@ pusht-train: pusht-data
 	OMP_NUM_THREADS=1 $(PY) -m engine.training --data runs/data/pusht_train.npz --spec pusht-64 --out runs/pusht64 \
 		--vae-steps 1600 --seed 0 --threads 1 --stop-after vae
 	$(PY) -m engine.training --data runs/data/pusht_train.npz --spec pusht-64 --out runs/pusht64 \
-		--vae-steps 1600 --dit-steps 7000 --precision bf16 --seed 0 --threads 2
+		--vae-steps 1600 --dit-steps 6000 --precision bf16 --seed 0 --threads 2
