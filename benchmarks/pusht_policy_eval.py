@@ -34,7 +34,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--episodes", type=int, default=50)
     args = ap.parse_args(argv)
     zoo = PUSHT.policy_zoo(chunk_size=8, seed=0)
-    ev = evaluate_in_world("pusht", zoo, args.engine, episodes=args.episodes, progress=True)
+
+    def progress(name, i, dream, real):
+        if i + 1 == args.episodes:
+            print(f"{name}: {args.episodes} episodes done", flush=True)
+
+    ev = evaluate_in_world("pusht", zoo, args.engine, episodes=args.episodes, progress=progress)
     worst = max(abs(p.rate("dream") - p.rate("real")) for p in ev.policies)
     best = max(ev.policies, key=lambda p: p.rate("real"))
     result = {

@@ -368,6 +368,11 @@ def env_probes() -> list[Probe]:
 
         return evaluate_push_policies({"zero": lambda obs: _acts()}, episodes=1, max_frames=5)
 
+    def eval_progress_flag(t):
+        from dreamgym.evaluation import evaluate_push_policies
+
+        return evaluate_push_policies({"zero": lambda obs: _acts()}, episodes=1, progress=True)
+
     def cem_horizon(t):
         from planners import CEM
 
@@ -377,6 +382,7 @@ def env_probes() -> list[Probe]:
         Probe(v, "DreamEnv: a chunk of 5", lambda t: dream_step(_acts(5)), ("8", "5")),
         Probe(v, "DreamEnv: flat actions", lambda t: dream_step(np.zeros(16, np.float32)), ("(T, 2)", "(16,)")),
         Probe(v, "evaluation: max_frames not a whole chunk", eval_max_frames, ("max_frames", "5")),
+        Probe(v, "evaluation: progress=True", eval_progress_flag, ("progress must be None or callable", "True")),
         Probe(v, "planner: horizon not a whole chunk", cem_horizon, ("horizon", "12")),
         Probe(
             v,

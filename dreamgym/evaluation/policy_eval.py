@@ -337,6 +337,11 @@ def evaluate_policies(
             raise TypeError(f"policy {name!r} must be callable as policy(obs) -> action, got {p!r}")
     episodes = as_int(episodes, "episodes", low=1)
     seed = as_int(seed, "seed", low=0)
+    if progress is not None and not callable(progress):
+        raise TypeError(
+            f"progress must be None or callable as progress(policy_name, episode, dream_success, real_success), "
+            f"got {progress!r}"
+        )
     if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
         raise ValueError(f"max_frames must be None or an int >= 1, got {max_frames!r}")
     if max_frames is not None:
