@@ -207,53 +207,23 @@ def test_init_from_a_checkpoint_fine_tunes_it_keeping_its_vae(tmp_path):
     data = generate_episodes(4, seed=5, length=16)
     base = dict(vae_batch=2, dit_batch=4, clip_stride=8, save_every=100)
     spec = small_spec()
-    first = Trainer(
-        spec,
-        data["frames"],
-        data["actions"],
-        tmp_path / "a",
-        TrainConfig(vae_steps=2, dit_steps=2, **base),
-        progress=False,
-    ).run()
+
+    def train(out: str, **kw):
+        cfg = TrainConfig(**kw, **base)
+        return Trainer(spec, data["frames"], data["actions"], tmp_path / out, cfg, progress=False).run()
+
+    first = train("a", vae_steps=2, dit_steps=2)
     # no VAE steps, no DiT steps: the fine-tune's checkpoint is its source, latent statistics included
-    same = Trainer(
-        spec,
-        data["frames"],
-        data["actions"],
-        tmp_path / "b",
-        TrainConfig(vae_steps=0, dit_steps=0, init_from=str(first), **base),
-        progress=False,
-    ).run()
+    same = train("b", vae_steps=0, dit_steps=0, init_from=str(first))
     for name in ("vae.safetensors", "transformer.safetensors", "context.safetensors"):
         assert (same / name).read_bytes() == (first / name).read_bytes(), name
     assert load_checkpoint(same)[0].vae == load_checkpoint(first)[0].vae
     # two DiT steps with self-conditioning on every clip: the DiT moves, the VAE does not
-    tuned = Trainer(
-        spec,
-        data["frames"],
-        data["actions"],
-        tmp_path / "c",
-        TrainConfig(vae_steps=0, dit_steps=2, dit_lr=1e-4, dit_self_cond=1.0, init_from=str(first), **base),
-        progress=False,
-    ).run()
+    tuned = train("c", vae_steps=0, dit_steps=2, dit_lr=1e-4, dit_self_cond=1.0, init_from=str(first))
     assert (tuned / "vae.safetensors").read_bytes() == (first / "vae.safetensors").read_bytes()
     a, b = load_checkpoint(first)[2].state_dict(), load_checkpoint(tuned)[2].state_dict()
     assert any(not torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(FileNotFoundError, match="expected a checkpoint directory or a spec with shipped weights"):
-        Trainer(
-            spec,
-            data["frames"],
-            data["actions"],
-            tmp_path / "d",
-            TrainConfig(init_from="nowhere", **base),
-            progress=False,
-        ).run()
+        train("d", init_from="nowhere")
     with pytest.raises(ValueError, match="does not match the networks"):
-        Trainer(
-            spec,
-            data["frames"],
-            data["actions"],
-            tmp_path / "e",
-            TrainConfig(init_from="push-64", **base),
-            progress=False,
-        ).run()
+        train("e", init_from="push-64")
