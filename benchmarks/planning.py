@@ -32,6 +32,7 @@ import dreamgym
 import engine
 from dreamgym import seeds
 from dreamgym.toyworld import MAX_STEPS, SUCCESS_PX, task_episode, task_scorer
+from engine.scoring import LatentGoalDistance
 from planners import CEM, MPC, Lattice, RandomShooting, lattice_cem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,16 +67,26 @@ def make_planner(name: str, model, scorer, seed: int, budget: str):
     raise ValueError(name)
 
 
-def make_scorer(task: str, goal_image: np.ndarray):
+def make_scorer(task: str, goal_image: np.ndarray, model_kind: str = "exact"):
+    if _ENGINES.get(model_kind, {}).get("scorer") == "latent":
+        return LatentGoalDistance.for_model(get_model(model_kind), goal_image)
     return task_scorer(task, goal_image)
 
 
 _MODELS: dict = {}
+# model label -> how to load it and score with it: a spec name or checkpoint directory, its
+# dtype, and "task" (the task's scorer) or "latent" (LatentGoalDistance, nothing decoded)
+_ENGINES: dict[str, dict] = {"push-64": {"model": "push-64", "dtype": None, "scorer": "task"}}
 
 
 def get_model(kind: str):
     if kind not in _MODELS:
-        _MODELS[kind] = dreamgym.ToyWorldModel() if kind == "exact" else engine.open("push-64")
+        if kind == "exact":
+            _MODELS[kind] = dreamgym.ToyWorldModel()
+        elif kind in _ENGINES:
+            _MODELS[kind] = engine.Engine.load(_ENGINES[kind]["model"], dtype=_ENGINES[kind]["dtype"])
+        else:
+            raise ValueError(f"unknown model {kind!r}: 'exact', or one of {sorted(_ENGINES)} (add one with --engine)")
     return _MODELS[kind]
 
 
@@ -106,7 +117,8 @@ def run_episode(task: str, planner_name: str, model_kind: str, ep: int, budget: 
             "rollouts_per_replan": 0,
             "wall_s": time.perf_counter() - t0,
         }
-    planner = make_planner(planner_name, get_model(model_kind), make_scorer(task, info["goal_image"]), ep, budget)
+    scorer = make_scorer(task, info["goal_image"], model_kind)
+    planner = make_planner(planner_name, get_model(model_kind), scorer, ep, budget)
     planner.keep_frames = False
     trace = MPC(planner).run(env, max_steps=max_steps, obs=obs)
     return {
@@ -136,6 +148,18 @@ def cell_name(c) -> str:
     return "__".join(c)
 
 
+def cells_with_results() -> list[tuple[str, str, str]]:
+    """``all_cells()`` and, after them, cells of other models (``--engine``) that have results."""
+    cells = all_cells()
+    extra = set()
+    for budget in BUDGETS:
+        for path in out_dir(budget).glob("*.jsonl") if out_dir(budget).is_dir() else ():
+            parts = tuple(path.stem.split("__"))
+            if len(parts) == 3 and parts not in cells and parts[0] in TASKS:
+                extra.add(parts)
+    return cells + sorted(extra)
+
+
 def out_dir(budget: str) -> Path:
     return RESULTS / ("planning" if budget == "small" else f"planning_budget{BUDGETS[budget]['budget']}")
 
@@ -162,7 +186,7 @@ def run_cell(cell, episodes: int, budget: str, shard: tuple[int, int] = (0, 1)) 
 
 def report() -> dict:
     summary = {"horizon": HORIZON, "budgets": BUDGETS, "cells": []}
-    for budget, cell in [(b, c) for b in BUDGETS for c in all_cells()]:
+    for budget, cell in [(b, c) for b in BUDGETS for c in cells_with_results()]:
         path = out_dir(budget) / f"{cell_name(cell)}.jsonl"
         if not path.exists():
             continue
@@ -292,7 +316,28 @@ def main(argv=None) -> None:
         help="run only episodes with ep %% N == I (to split a cell over processes)",
     )
     ap.add_argument("--report", action="store_true", help="only rebuild the summary")
+    ap.add_argument(
+        "--engine",
+        nargs=2,
+        metavar=("LABEL", "MODEL"),
+        help="another learned model (spec name or checkpoint directory) under LABEL: run its cells with "
+        "--cells task__planner__LABEL (e.g. a candidate before it replaces the embedded weights)",
+    )
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="the --engine model's dtype")
+    ap.add_argument(
+        "--scorer",
+        choices=["task", "latent"],
+        default="task",
+        help="the --engine model's scorer: the task's (pixels / keypoints) or the goal-latent distance",
+    )
     args = ap.parse_args(argv)
+    extra_cells = []
+    if args.engine:
+        label, model = args.engine
+        if label in ("exact", "none", "push-64") or "__" in label:
+            raise SystemExit(f"--engine LABEL must be a new name without '__', got {label!r}")
+        _ENGINES[label] = {"model": model, "dtype": args.dtype, "scorer": args.scorer}
+        extra_cells = [(t, p, label) for t in TASKS for p in ("cem", "lattice", "random_shooting", "cem_plain")]
     if not args.report:
         keys = set(args.cells)
 
@@ -305,7 +350,7 @@ def main(argv=None) -> None:
                 or ("random" in keys and c[1] == "random")
             )
 
-        for cell in filter(wanted, all_cells()):
+        for cell in filter(wanted, all_cells() + extra_cells):
             if cell[1] == "random" and args.budget != "small":
                 continue
             run_cell(cell, args.episodes, args.budget, tuple(args.shard))

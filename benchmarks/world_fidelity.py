@@ -62,7 +62,26 @@ def _median(x: np.ndarray) -> float | None:
     return round(float(np.median(x)), 2) if len(x) else None
 
 
-def measure(world_name: str, engine: str, episodes: int, seed: int = 0) -> dict:
+def write_picture(path: str, truth: np.ndarray, pred: np.ndarray, start: np.ndarray, episodes: int = 3) -> None:
+    """A PNG: for each of the first ``episodes`` episodes a row of the world's frames and a row of
+    the model's, at frames 0, 1, 4, 8, 12, 16, 32, each scaled 2x, 2 px gaps."""
+    from PIL import Image
+
+    at = (0, 1, 4, 8, 12, 16, 32)
+    rows = []
+    for e in range(min(episodes, len(truth))):
+        for seq in (truth[e], pred[e]):
+            tiles = [start[e] if t == 0 else seq[t - 1] for t in at]
+            gap = np.full((tiles[0].shape[0], 2, 3), 255, np.uint8)
+            rows.append(np.concatenate([x for tile in tiles for x in (tile, gap)], 1))
+        rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
+    grid = np.concatenate(rows, 0)
+    Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(path)
+
+
+def measure(
+    world_name: str, engine: str, episodes: int, seed: int = 0, picture: str | None = None, num_steps: int | None = None
+) -> dict:
     world = get_world(world_name)
     with tempfile.TemporaryDirectory() as tmp:
         path = world.write_episodes(Path(tmp) / "heldout.npz", episodes, purpose="heldout", length=LENGTH)
@@ -70,9 +89,11 @@ def measure(world_name: str, engine: str, episodes: int, seed: int = 0) -> dict:
             frames, actions, states = d["frames"], d["actions"], d["states"]
     eng = Engine.load(engine)
     t0 = time.perf_counter()
-    pred = rollout_model(eng, frames[:, 0], actions, seed)
+    pred = rollout_model(eng, frames[:, 0], actions, seed, num_steps=num_steps)
     rollout_s = time.perf_counter() - t0
     truth, true_states = frames[:, 1:], states[:, 1:].astype(np.float64)
+    if picture:
+        write_picture(picture, truth, pred, frames[:, 0])
     p, s = psnr(pred, truth), ssim_frames(pred, truth)
     read_pred, read_true = world.read_state(pred), world.read_state(truth)
     err, floor = state_errors(read_pred, true_states), state_errors(read_true, true_states)
@@ -94,6 +115,7 @@ def measure(world_name: str, engine: str, episodes: int, seed: int = 0) -> dict:
     return {
         "world": world_name,
         "engine": engine,
+        "num_steps": num_steps or eng.spec.num_steps,
         "episodes": episodes,
         "seed_range": "heldout",
         "units": "px on the 512 x 512 table" if world_name == "pusht" else "px of the 64 x 64 frame",
@@ -138,8 +160,18 @@ def main(argv=None) -> dict:
     ap.add_argument("--label", default=None, help="the row's name (default: the engine)")
     ap.add_argument("--episodes", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--picture",
+        metavar="PNG",
+        help="also write the first 3 episodes' frames 0, 1, 4, 8, 12, 16, 32 (rows: the world, then the model)",
+    )
+    ap.add_argument("--num-steps", type=int, default=None, help="sampler steps (default: the spec's)")
+    ap.add_argument("--no-save", action="store_true", help="print the result; leave the JSON and the docs alone")
     args = ap.parse_args(argv)
-    result = measure(args.world, args.engine, args.episodes, args.seed)
+    result = measure(args.world, args.engine, args.episodes, args.seed, picture=args.picture, num_steps=args.num_steps)
+    if args.no_save:
+        print(table({args.label or args.engine: result}))
+        return result
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     results[args.label or args.engine] = result
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -63,6 +63,7 @@ class TrainConfig:
     dit_warmup: int = 100
     dit_stop_at: int = 0  # >0: end the DiT phase after this step (states kept); the schedule still spans dit_steps
     dit_self_cond: float = 0.0  # share of clips conditioned on the model's own prediction of their start frame
+    dit_motion_weight: float = 0.0  # extra loss weight on latent cells whose pixels change within the clip
     ema_decay: float = 0.998
     save_every: int = 250
     threads: int = 0  # 0: leave torch's default
@@ -312,6 +313,27 @@ class Trainer:
         out[has] = torch.arange(m)[has] - back
         return out
 
+    def motion_mask(self, idx: torch.Tensor, f: int, h: int, w: int) -> torch.Tensor:
+        """(B, 1, f, h, w) float32 in {0, 1}: the latent cells of clips ``idx`` (indices into
+        :meth:`encode_clips`' order) whose pixels change from the clip's start frame (any channel
+        by more than 8 levels) in any of the frames the latent frame covers. Latent frame 0 is
+        the start frame (never moving); latent frame j >= 1 covers the pixel frames
+        ``(j - 1) * r + 1 .. j * r`` with ``r = chunk_size / (f - 1)``. Small movers (a pusher a
+        few pixels wide) are a few cells of an otherwise static picture: weighting them keeps
+        the loss from being decided by the background."""
+        cs, stride = self.spec.chunk_size, self.cfg.clip_stride
+        n, length = self.frames.shape[:2]
+        per_episode = len(range(0, length - cs, stride))
+        ep, off = (idx // per_episode).numpy(), (idx % per_episode).numpy() * stride
+        clips = torch.from_numpy(np.stack([self.frames[e, o : o + cs + 1] for e, o in zip(ep, off, strict=True)]))
+        clips = clips.to(torch.int16)
+        moved = ((clips[:, 1:] - clips[:, :1]).abs().amax(-1) > 8).float()  # (B, cs, H, W)
+        r = cs // (f - 1)
+        b = moved.shape[0]
+        moved = moved.view(b, f - 1, r, *moved.shape[2:]).amax(2)  # (B, f - 1, H, W)
+        cells = torch.nn.functional.adaptive_max_pool2d(moved, (h, w))  # (B, f - 1, h, w)
+        return torch.cat([torch.zeros(b, 1, h, w), cells], 1).unsqueeze(1)
+
     @torch.no_grad()
     def self_conditioning(self, dit, vae, normalizer, prev_latents, prev_actions, g) -> torch.Tensor:
         """The start-frame latents (B, C, 1, h, w) the model itself hands over after the previous
@@ -389,7 +411,11 @@ class Trainer:
                 group["lr"] = _lr(step, cfg.dit_steps, cfg.dit_lr, cfg.dit_warmup)
             with autocast(cfg.precision):
                 v = dit(xt, cond_mask, sigma, act).float()
-            loss = (((v - target) ** 2) * (1 - cond_mask)).sum() / ((1 - cond_mask).sum() * c)
+            if cfg.dit_motion_weight:
+                weight = (1 - cond_mask) * (1 + cfg.dit_motion_weight * self.motion_mask(idx, f, h, w))
+                loss = (((v - target) ** 2) * weight).sum() / (weight.sum() * c)
+            else:
+                loss = (((v - target) ** 2) * (1 - cond_mask)).sum() / ((1 - cond_mask).sum() * c)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
