@@ -276,6 +276,22 @@ def write_doc(summary: dict) -> None:
         "Timing is wall time on the 2-core CPU machine with one planning process per core (1 thread each), so "
         "re-plan times here are single-core numbers; see docs/benchmarks.md for the re-plan time on both cores.",
     ]
+    labels = sorted({c["model"] for c in summary["cells"]} - {"exact", "none", "push-64"})
+    if labels:
+        lines += ["", "Other model configurations (`--engine LABEL MODEL`):", ""]
+        for label in labels:
+            path = out_dir("small") / f"{label}.model.json"
+            cfg = json.loads(path.read_text()) if path.exists() else {}
+            dtype = cfg.get("dtype") or "default (float32 on CPU)"
+            lines.append(
+                f"- `{label}`: model `{cfg.get('model', '?')}`, dtype {dtype}, "
+                + (
+                    "scorer `LatentGoalDistance` (the goal image's VAE latent; the last chunk is never decoded)"
+                    if cfg.get("scorer") == "latent"
+                    else "the task's scorer"
+                )
+                + "."
+            )
     lines += archived_lines(out_dir("small"))
     (ROOT / "docs" / "planning.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -337,6 +353,9 @@ def main(argv=None) -> None:
         if label in ("exact", "none", "push-64") or "__" in label:
             raise SystemExit(f"--engine LABEL must be a new name without '__', got {label!r}")
         _ENGINES[label] = {"model": model, "dtype": args.dtype, "scorer": args.scorer}
+        for budget in BUDGETS:  # what the label stands for, for the report
+            out_dir(budget).mkdir(parents=True, exist_ok=True)
+            (out_dir(budget) / f"{label}.model.json").write_text(json.dumps(_ENGINES[label]) + "\n")
         extra_cells = [(t, p, label) for t in TASKS for p in ("cem", "lattice", "random_shooting", "cem_plain")]
     if not args.report:
         keys = set(args.cells)
