@@ -69,7 +69,8 @@ def make_planner(name: str, model, scorer, seed: int, budget: str):
 
 def make_scorer(task: str, goal_image: np.ndarray, model_kind: str = "exact"):
     if _ENGINES.get(model_kind, {}).get("scorer") == "latent":
-        return LatentGoalDistance.for_model(get_model(model_kind), goal_image)
+        blur = _ENGINES[model_kind].get("latent_blur", 0.0)
+        return LatentGoalDistance.for_model(get_model(model_kind), goal_image, blur_sigma=blur)
     return task_scorer(task, goal_image)
 
 
@@ -286,7 +287,8 @@ def write_doc(summary: dict) -> None:
             lines.append(
                 f"- `{label}`: model `{cfg.get('model', '?')}`, dtype {dtype}, "
                 + (
-                    "scorer `LatentGoalDistance` (the goal image's VAE latent; the last chunk is never decoded)"
+                    f"scorer `LatentGoalDistance(blur_sigma={cfg.get('latent_blur', 0.0)})` (the goal image's VAE "
+                    "latent, both maps blurred in latent pixels; the last chunk is never decoded)"
                     if cfg.get("scorer") == "latent"
                     else "the task's scorer"
                 )
@@ -346,6 +348,13 @@ def main(argv=None) -> None:
         default="task",
         help="the --engine model's scorer: the task's (pixels / keypoints) or the goal-latent distance",
     )
+    ap.add_argument(
+        "--latent-blur",
+        type=float,
+        default=3.0,
+        help="--scorer latent: Gaussian blur of both latent maps, in latent pixels (3 = 12 px of push-64's frame; "
+        "unblurred, a reach candidate that does not reach the goal scores no better than staying put)",
+    )
     args = ap.parse_args(argv)
     extra_cells = []
     if args.engine:
@@ -353,6 +362,8 @@ def main(argv=None) -> None:
         if label in ("exact", "none", "push-64") or "__" in label:
             raise SystemExit(f"--engine LABEL must be a new name without '__', got {label!r}")
         _ENGINES[label] = {"model": model, "dtype": args.dtype, "scorer": args.scorer}
+        if args.scorer == "latent":
+            _ENGINES[label]["latent_blur"] = args.latent_blur
         for budget in BUDGETS:  # what the label stands for, for the report
             out_dir(budget).mkdir(parents=True, exist_ok=True)
             (out_dir(budget) / f"{label}.model.json").write_text(json.dumps(_ENGINES[label]) + "\n")

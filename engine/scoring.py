@@ -200,7 +200,11 @@ class LatentGoalDistance:
     def for_model(cls, model, goal_image, *, blur_sigma: float = 0.0) -> LatentGoalDistance:
         """The scorer of ``goal_image`` (H, W, 3) uint8 in ``model``'s latent space (a model
         with ``encode``, e.g. :class:`engine.Engine`); ``blur_sigma`` blurs both latent maps
-        (in latent pixels) before comparing, as :class:`GoalDistance` does with pixels."""
+        (in latent pixels) before comparing, as :class:`GoalDistance` does with pixels. Blur
+        when the goal is further than an object's width: unblurred, a candidate that moves a
+        small object part of the way scores no better than one that stays put (push-64's reach
+        episodes, docs/planning.md: 3 latent pixels gives distances that fall steadily
+        toward the goal; 0 gave no reach episode in 27)."""
         if not callable(getattr(model, "encode_still", None)):
             raise TypeError(
                 "a latent scorer needs a model with encode_still(frames) (a local engine.Engine), "
